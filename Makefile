@@ -1,0 +1,40 @@
+# Inflow: every target creates .venv from the lock when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export INFLOW_HOME ?= $(CURDIR)/.inflow
+export DAGSTER_HOME := $(INFLOW_HOME)/dagster
+
+.PHONY: setup run test ui bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/inflow run
+
+test: setup
+	$(BIN)/pytest
+
+ui: setup
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+lock:
+	$(PYTHON) -m venv /tmp/inflow-lock-venv
+	/tmp/inflow-lock-venv/bin/pip install --quiet -e '.[test]'
+	/tmp/inflow-lock-venv/bin/pip freeze --exclude-editable | grep -v '^inflow' > requirements.lock
+
+clean:
+	rm -rf $(VENV) $(INFLOW_HOME) dbt_project/target

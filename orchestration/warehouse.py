@@ -1,0 +1,91 @@
+"""DDL of the landing layer: raw source tables, per-entity union views and quality tables.
+
+Identifiers here come only from the canonical contract and validated configuration names (an
+allow-list), never from data, so building SQL text from them is safe; values always go as
+parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from expectations.contracts import ENTITIES, LINEAGE_COLUMNS, Entity, duckdb_type
+
+SCHEMAS = ("raw", "quality", "staging", "intermediate", "marts", "ml", "forecast", "writeback")
+
+SOURCE_LOADS_DDL = """
+create table if not exists quality.source_loads (
+    load_id varchar primary key,
+    source varchar not null,
+    source_table varchar not null,
+    entity varchar not null,
+    file varchar not null,
+    checksum varchar not null,
+    rows_landed bigint not null,
+    rows_accepted bigint not null,
+    rows_quarantined bigint not null,
+    status varchar not null,
+    message varchar,
+    loaded_at timestamp not null
+)
+"""
+
+EXCEPTIONS_DDL = """
+create table if not exists quality.exceptions (
+    source varchar not null,
+    source_table varchar not null,
+    entity varchar not null,
+    file varchar not null,
+    checksum varchar not null,
+    row_number bigint,
+    rule varchar not null,
+    column_name varchar,
+    detail varchar not null,
+    owner varchar not null,
+    payload varchar,
+    detected_at timestamp not null
+)
+"""
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; callers close it before dbt runs (DuckDB takes one writer)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(SOURCE_LOADS_DDL)
+    con.execute(EXCEPTIONS_DDL)
+
+
+def raw_columns(ent: Entity) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of a raw table: canonical columns in contract order, then lineage."""
+    return [(c.name, duckdb_type(c)) for c in ent.columns] + list(LINEAGE_COLUMNS.items())
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, entity_name: str) -> None:
+    cols = ", ".join(f"{name} {typ}" for name, typ in raw_columns(ENTITIES[entity_name]))
+    con.execute(f"create table if not exists raw.{raw_table} ({cols})")
+
+
+def entity_view_sql(entity_name: str, raw_tables: list[str]) -> str:
+    """A view over every raw table of one entity; typed and empty when no source feeds it."""
+    ent = ENTITIES[entity_name]
+    names = [name for name, _ in raw_columns(ent)]
+    if not raw_tables:
+        empty = ", ".join(f"cast(null as {typ}) as {name}" for name, typ in raw_columns(ent))
+        body = f"select {empty} where false"
+    else:
+        body = "\nunion all\n".join(f"select {', '.join(names)} from raw.{t}" for t in raw_tables)
+    return f"create or replace view raw.{entity_name} as\n{body}"
+
+
+def ensure_entity_view(con: duckdb.DuckDBPyConnection, entity_name: str, raw_tables: list[str]) -> None:
+    for table in raw_tables:
+        ensure_raw_table(con, table, entity_name)
+    con.execute(entity_view_sql(entity_name, raw_tables))
