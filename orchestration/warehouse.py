@@ -89,3 +89,10 @@ def ensure_entity_view(con: duckdb.DuckDBPyConnection, entity_name: str, raw_tab
     for table in raw_tables:
         ensure_raw_table(con, table, entity_name)
     con.execute(entity_view_sql(entity_name, raw_tables))
+
+
+def prepare_landing(con: duckdb.DuckDBPyConnection, tables_of_entity: dict[str, list[str]]) -> None:
+    """Schemas, quality tables, every configured raw table and every entity's union view."""
+    ensure_schemas(con)
+    for entity_name in ENTITIES:
+        ensure_entity_view(con, entity_name, tables_of_entity.get(entity_name, []))

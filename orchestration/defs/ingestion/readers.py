@@ -1,0 +1,250 @@
+"""Readers: one landed batch (a file or a query result) into a DuckDB temp table of strings.
+
+Every reader produces the same shape, ``_landing``: one VARCHAR column per mapped canonical column
+(named by its canonical name), ``_row_number`` (1-based data row of the batch) and ``_extra`` (JSON
+of unmapped source columns, kept rather than dropped). Nothing is type-guessed: columns are read
+as text with explicit types and typed afterwards with the source's declared formats, so a bad
+value becomes a quarantined row instead of a silently different type.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.config import TableConfig
+
+LANDING = "_landing"
+
+
+class BatchRejected(Exception):
+    """A batch unusable as a whole; the message names the file, the column and the rule."""
+
+    def __init__(self, rule: str, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.column = column
+
+
+@dataclass
+class LandedBatch:
+    """What a reader landed: where from, how many rows, and warnings worth showing."""
+
+    file: str
+    rows: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _header_names(path: Path, tbl: TableConfig) -> list[str]:
+    """The header row of a delimited file, read with the configured dialect."""
+    encoding = "utf-8-sig" if tbl.options.encoding == "utf-8" else tbl.options.encoding
+    try:
+        with path.open(newline="", encoding=encoding) as handle:
+            reader = csv.reader(handle, delimiter=tbl.options.delimiter, quotechar=tbl.options.quote)
+            for index, row in enumerate(reader, start=1):
+                if index == tbl.options.header_row:
+                    return [name.strip() for name in row]
+    except UnicodeDecodeError as exc:
+        raise BatchRejected(
+            "wrong_encoding",
+            f"{path}: not readable as {tbl.options.encoding} ({exc.reason} at byte {exc.start}); "
+            "set options.encoding to the file's encoding",
+        ) from None
+    raise BatchRejected("empty_file", f"{path}: empty file, no header row {tbl.options.header_row}")
+
+
+def _check_mapped_columns(file: str, available: list[str], tbl: TableConfig, entity_required: list[str]) -> None:
+    """Reject a batch whose header lacks a mapped required column, with a hint on the dialect."""
+    present = set(available)
+    for canonical in entity_required:
+        source_col = tbl.columns[canonical]
+        if source_col not in present:
+            hint = ""
+            if len(available) == 1 and any(sep in available[0] for sep in ";\t|,"):
+                hint = f"; the header parsed as one column {available[0]!r}: check options.delimiter"
+            raise BatchRejected(
+                "missing_required_column",
+                f"{file}: missing required column {source_col!r} (mapped to {canonical!r}){hint}",
+                column=canonical,
+            )
+
+
+def _select_mapped(tbl: TableConfig, available: list[str], relation: str) -> str:
+    """SELECT of canonical VARCHAR columns, a row number, and unmapped columns as JSON."""
+    present = set(available)
+    parts = []
+    for canonical, source_col in tbl.columns.items():
+        value = f"cast({_quote_ident(source_col)} as varchar)" if source_col in present else "null"
+        parts.append(f"{value} as {canonical}")
+    extras = [c for c in available if c not in set(tbl.columns.values())]
+    if extras:
+        pairs = ", ".join(f"{_sql_literal(c)}, cast({_quote_ident(c)} as varchar)" for c in extras)
+        parts.append(f"cast(json_object({pairs}) as varchar) as _extra")
+    else:
+        parts.append("cast(null as varchar) as _extra")
+    return f"select {', '.join(parts)} from {relation}"
+
+
+def _materialize(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
+    """Create ``_landing`` keeping the batch's order, then number its rows from 1.
+
+    A single CREATE TABLE AS keeps the reader's order and hands out consecutive row ids (temp
+    tables start them at a large offset), so the row id minus the first one is the data row.
+    """
+    con.execute(f"create or replace temp table {LANDING}_unnumbered as {select_sql}")
+    con.execute(
+        f"create or replace temp table {LANDING} as "
+        f"select *, rowid - (select min(rowid) from {LANDING}_unnumbered) + 1 as _row_number "
+        f"from {LANDING}_unnumbered"
+    )
+    con.execute(f"drop table {LANDING}_unnumbered")
+    return con.execute(f"select count(*) from {LANDING}").fetchone()[0]
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
+    opts = tbl.options
+    header = _header_names(path, tbl)
+    _check_mapped_columns(str(path), header, tbl, required)
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise BatchRejected("duplicate_header", f"{path}: header repeats column(s) {dupes}")
+    columns = "{" + ", ".join(f"{_sql_literal(h)}: 'VARCHAR'" for h in header) + "}"
+    reader = (
+        f"read_csv({_sql_literal(str(path))}, columns={columns}, header=false, "
+        f"skip={opts.header_row}, delim={_sql_literal(opts.delimiter)}, quote={_sql_literal(opts.quote)}, "
+        f"escape={_sql_literal(opts.quote)}, encoding={_sql_literal(opts.encoding)}, auto_detect=false, "
+        "strict_mode=true, null_padding=false)"
+    )
+    try:
+        rows = _materialize(con, _select_mapped(tbl, header, reader))
+    except duckdb.Error as exc:
+        first_line = str(exc).split("\n  file =")[0].strip()
+        raise BatchRejected("unparseable_file", f"{path}: {first_line}") from None
+    return LandedBatch(str(path), rows, _extra_warning(str(path), header, tbl))
+
+
+def _extra_warning(file: str, available: list[str], tbl: TableConfig) -> list[str]:
+    extras = [c for c in available if c not in set(tbl.columns.values())]
+    return [f"{file}: unmapped column(s) {extras} kept in _extra"] if extras else []
+
+
+def _cell_text(value: object) -> str | None:
+    """Text of a spreadsheet/query cell; dates become ISO so the typed layer parses them."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _land_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, file: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
+    """Land a DataFrame of text cells through the same mapping as a CSV."""
+    header = [str(c).strip() for c in frame.columns]
+    frame = frame.set_axis(header, axis=1)
+    _check_mapped_columns(file, header, tbl, required)
+    text = frame.apply(lambda col: col.map(_cell_text)).astype("object")
+    con.register("_landing_frame", text)
+    try:
+        rows = _materialize(con, _select_mapped(tbl, header, "_landing_frame"))
+    finally:
+        con.unregister("_landing_frame")
+    return LandedBatch(file, rows, _extra_warning(file, header, tbl))
+
+
+def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise BatchRejected("unparseable_file", f"{path}: not a readable XLSX workbook ({exc})") from None
+    try:
+        sheet = workbook[tbl.options.sheet] if tbl.options.sheet else workbook.worksheets[0]
+        rows = list(sheet.iter_rows(min_row=tbl.options.header_row, values_only=True))
+    finally:
+        workbook.close()
+    if not rows:
+        raise BatchRejected("empty_file", f"{path}: no header at row {tbl.options.header_row}")
+    header = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(rows[0])]
+    body = [r for r in rows[1:] if any(v is not None for v in r)]
+    return _land_frame(con, pd.DataFrame(body, columns=header, dtype="object"), str(path), tbl, required)
+
+
+def read_parquet(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
+    relation = f"read_parquet({_sql_literal(str(path))})"
+    try:
+        header = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]
+    except duckdb.Error as exc:
+        raise BatchRejected("unparseable_file", f"{path}: not a readable Parquet file ({exc})") from None
+    _check_mapped_columns(str(path), header, tbl, required)
+    rows = _materialize(con, _select_mapped(tbl, header, relation))
+    return LandedBatch(str(path), rows, _extra_warning(str(path), header, tbl))
+
+
+def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
+    """JSON lines read with every mapped key as VARCHAR: a wrong-typed value stays text."""
+    mapped = sorted(set(tbl.columns.values()))
+    columns = "{" + ", ".join(f"{_sql_literal(c)}: 'VARCHAR'" for c in mapped) + "}"
+    relation = (
+        f"read_json({_sql_literal(str(path))}, format='newline_delimited', columns={columns}, "
+        "auto_detect=false)"
+    )
+    try:
+        rows = _materialize(con, _select_mapped(tbl, mapped, relation))
+    except duckdb.Error as exc:
+        raise BatchRejected("unparseable_file", f"{path}: {str(exc).splitlines()[0]}") from None
+    _reject_absent_required(con, str(path), tbl, required, rows)
+    return LandedBatch(str(path), rows)
+
+
+def _reject_absent_required(con: duckdb.DuckDBPyConnection, file: str, tbl: TableConfig, required: list[str], rows: int) -> None:
+    """For schemaless batches (JSON): a required key absent from every row is a missing column."""
+    if rows == 0:
+        return
+    for canonical in required:
+        present = con.execute(f"select count({canonical}) from {LANDING}").fetchone()[0]
+        if present == 0:
+            raise BatchRejected(
+                "missing_required_column",
+                f"{file}: required key {tbl.columns[canonical]!r} (mapped to {canonical!r}) is absent from every row",
+                column=canonical,
+            )
+
+
+def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
+    """Run a read-only query over any SQLAlchemy URL; the batch's 'file' is the redacted URL."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    label = f"{engine.url.render_as_string(hide_password=True)}#{tbl.entity}"
+    try:
+        with engine.connect() as conn:
+            frame = pd.read_sql_query(sa.text(tbl.query or ""), conn, dtype="object")
+    except sa.exc.SQLAlchemyError as exc:
+        raise BatchRejected("query_failed", f"{label}: query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    return _land_frame(con, frame, label, tbl, required)
+
+
+FILE_READERS = {"csv": read_csv, "xlsx": read_xlsx, "parquet": read_parquet, "jsonl": read_jsonl}
