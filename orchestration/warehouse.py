@@ -96,3 +96,15 @@ def prepare_landing(con: duckdb.DuckDBPyConnection, tables_of_entity: dict[str, 
     ensure_schemas(con)
     for entity_name in ENTITIES:
         ensure_entity_view(con, entity_name, tables_of_entity.get(entity_name, []))
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, consuming the whole result (DuckDB 2 refuses unfinished results)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    """The first value of the first row, or None."""
+    row = first_row(con, sql, params)
+    return row[0] if row else None

@@ -29,7 +29,7 @@ from orchestration.config import InflowConfig, SourceConfig, TableConfig
 from orchestration.defs.ingestion import readers
 from orchestration.defs.ingestion.readers import LANDING, BatchRejected
 from orchestration.defs.ingestion.typing_sql import FAILURE_SEPARATOR, typed_batch_sql
-from orchestration.warehouse import ensure_raw_table
+from orchestration.warehouse import ensure_raw_table, first_row, scalar
 
 TYPED = "_typed"
 RULE_FAILURES = "_rule_failures"
@@ -112,20 +112,21 @@ def resolve_url(config: InflowConfig, url: str) -> str:
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, raw_table: str, checksum: str) -> bool:
-    row = con.execute(
+    loaded = scalar(
+        con,
         "select count(*) from quality.source_loads where source_table = ? and checksum = ? and status = 'loaded'",
         [raw_table, checksum],
-    ).fetchone()
-    return row[0] > 0
+    )
+    return loaded > 0
 
 
 def _previous_rows(con: duckdb.DuckDBPyConnection, raw_table: str) -> int | None:
-    row = con.execute(
+    return scalar(
+        con,
         "select rows_landed from quality.source_loads where source_table = ? and status = 'loaded' "
         "order by loaded_at desc limit 1",
         [raw_table],
-    ).fetchone()
-    return row[0] if row else None
+    )
 
 
 def known_customer_ids(con: duckdb.DuckDBPyConnection) -> frozenset[str] | None:
@@ -136,10 +137,10 @@ def known_customer_ids(con: duckdb.DuckDBPyConnection) -> frozenset[str] | None:
 
 def _landing_checksum(con: duckdb.DuckDBPyConnection) -> str:
     """Checksum of a query result: order-sensitive digest of every landed value."""
-    row = con.execute(
-        f"select md5(coalesce(string_agg(md5(cast(to_json(l) as varchar)), '' order by _row_number), '')) from {LANDING} l"
-    ).fetchone()
-    return row[0]
+    return scalar(
+        con,
+        f"select md5(coalesce(string_agg(md5(cast(to_json(l) as varchar)), '' order by _row_number), '')) from {LANDING} l",
+    )
 
 
 def _record(con: duckdb.DuckDBPyConnection, rec: LoadRecord) -> None:
@@ -245,7 +246,7 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, re
         """,
         [rec.checksum],
     )
-    if con.execute("select count(*) from _dupes").fetchone()[0] == 0:
+    if scalar(con, "select count(*) from _dupes") == 0:
         return
     key_text = " || '/' || ".join(f"coalesce(cast({k} as varchar), '')" for k in ent.key)
     con.execute(
@@ -297,7 +298,7 @@ def land_batch(
     con.execute("begin transaction")
     try:
         landed = read()
-        rec.rows_landed = landed.rows
+        rec.file, rec.rows_landed = landed.file, landed.rows
         rec.warnings.extend(landed.warnings)
         if not rec.checksum:
             rec.checksum = _landing_checksum(con)
@@ -311,11 +312,12 @@ def land_batch(
         _validate(con, ent, validator, info)
         _insert_batch(con, ent, raw_table, rec, owner)
         _deduplicate(con, ent, raw_table, rec, owner)
-        counts = con.execute(
+        counts = first_row(
+            con,
             f"select count(*) filter (where _status = 'accepted'), count(*) filter (where _status = 'quarantined') "
             f"from raw.{raw_table} where _checksum = ?",
             [rec.checksum],
-        ).fetchone()
+        )
         rec.rows_accepted, rec.rows_quarantined = counts
         _record(con, rec)
         _refresh_counts(con, raw_table)

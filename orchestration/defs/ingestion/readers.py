@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.warehouse import scalar
+
 from orchestration.config import TableConfig
 
 LANDING = "_landing"
@@ -112,7 +114,7 @@ def _materialize(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
         f"from {LANDING}_unnumbered"
     )
     con.execute(f"drop table {LANDING}_unnumbered")
-    return con.execute(f"select count(*) from {LANDING}").fetchone()[0]
+    return scalar(con, f"select count(*) from {LANDING}")
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
@@ -222,7 +224,7 @@ def _reject_absent_required(con: duckdb.DuckDBPyConnection, file: str, tbl: Tabl
     if rows == 0:
         return
     for canonical in required:
-        present = con.execute(f"select count({canonical}) from {LANDING}").fetchone()[0]
+        present = scalar(con, f"select count({canonical}) from {LANDING}")
         if present == 0:
             raise BatchRejected(
                 "missing_required_column",
@@ -240,8 +242,9 @@ def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, requi
     try:
         with engine.connect() as conn:
             frame = pd.read_sql_query(sa.text(tbl.query or ""), conn, dtype="object")
-    except sa.exc.SQLAlchemyError as exc:
-        raise BatchRejected("query_failed", f"{label}: query failed: {str(exc).splitlines()[0]}") from None
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        reason = str(exc.__cause__ or exc).splitlines()[0]
+        raise BatchRejected("query_failed", f"{label}: query failed: {reason}") from None
     finally:
         engine.dispose()
     return _land_frame(con, frame, label, tbl, required)

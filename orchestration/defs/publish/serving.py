@@ -1,0 +1,96 @@
+"""Publishing: copy the consumer schemas into a new serving file, then swap it in atomically.
+
+BI tools open ``serving.duckdb`` read-only. A new file is built beside it and renamed over it in
+one step, so a reader that has the old file open keeps reading the old, complete data (on POSIX the
+old inode lives on while it is open) and a failed publish leaves yesterday's file untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.warehouse import scalar
+
+#: Schemas BI tools and finance read. Everything else stays in the working warehouse.
+CONSUMER_SCHEMAS = ("marts", "ml", "forecast", "quality", "writeback")
+#: Small tables finance opens in a spreadsheet.
+XLSX_MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    schema: str
+    name: str
+    rows: int
+
+
+def consumer_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
+    """(schema, table) of every table or view in the consumer schemas of an attached catalog."""
+    placeholders = ", ".join("?" for _ in CONSUMER_SCHEMAS)
+    rows = con.execute(
+        f"select table_schema, table_name from information_schema.tables "
+        f"where table_catalog = ? and table_schema in ({placeholders}) order by 1, 2",
+        [catalog, *CONSUMER_SCHEMAS],
+    ).fetchall()
+    return [(schema, name) for schema, name in rows]
+
+
+def build_serving_file(warehouse: Path, target: Path, as_of: dt.date, run_id: str) -> list[PublishedTable]:
+    """Write a complete serving database at ``target`` from the warehouse (read-only)."""
+    target.unlink(missing_ok=True)
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"attach '{warehouse}' as wh (read_only)")
+        published = []
+        for schema, name in consumer_tables(con, "wh"):
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table {schema}.{name} as select * from wh.{schema}.{name}")
+            rows = scalar(con, f"select count(*) from {schema}.{name}")
+            published.append(PublishedTable(schema, name, rows))
+        con.execute("create schema if not exists meta")
+        con.execute(
+            "create table meta.publication as select ?::date as as_of_date, ?::timestamp as published_at, ? as run_id",
+            [as_of.isoformat(), dt.datetime.now().replace(microsecond=0), run_id],
+        )
+        con.execute("detach wh")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return published
+
+
+def write_exports(serving: Path, exports_dir: Path, tables: list[PublishedTable]) -> None:
+    """Parquet for every published table, XLSX for the small ones; replaced as a whole."""
+    staging_dir = exports_dir.with_name(exports_dir.name + ".new")
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        for table in tables:
+            folder = staging_dir / table.schema
+            folder.mkdir(parents=True, exist_ok=True)
+            con.execute(f"copy {table.schema}.{table.name} to '{folder / table.name}.parquet' (format parquet)")
+            if 0 < table.rows <= XLSX_MAX_ROWS and table.schema in ("marts", "forecast"):
+                frame = con.execute(f"select * from {table.schema}.{table.name}").df()
+                frame.to_excel(folder / f"{table.name}.xlsx", index=False)
+    finally:
+        con.close()
+    old = exports_dir.with_name(exports_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if exports_dir.exists():
+        exports_dir.rename(old)
+    staging_dir.rename(exports_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def publish(warehouse: Path, serving: Path, as_of: dt.date, run_id: str) -> list[PublishedTable]:
+    """Build the new serving file next to the old one and swap it in with one rename."""
+    pending = serving.with_name(serving.name + ".pending")
+    tables = build_serving_file(warehouse, pending, as_of, run_id)
+    os.replace(pending, serving)
+    return tables

@@ -1,0 +1,84 @@
+"""The dbt project as Dagster assets, with the one translator of the project.
+
+Asset keys are ``<schema>/<table>`` (``marts/fct_ar_invoices``) and groups are the layers, so the
+UI shows raw → staging → intermediate → marts. dbt tests become asset checks; ``dbt build`` skips
+everything downstream of a failing error-severity test and fails the step, so a broken key or an
+unreconciled balance blocks publishing in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.config import REPO_ROOT
+from orchestration.settings import Settings
+
+DBT_DIR = REPO_ROOT / "dbt_project"
+_WATCHED = ("*.sql", "*.yml", "*.md")
+
+
+class InflowDbtTranslator(DagsterDbtTranslator):
+    """Keys are schema/table; groups are layers; sources point at the landing assets."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        meta_key = dbt_resource_props.get("meta", {}).get("dagster", {}).get("asset_key")
+        if meta_key:
+            return dg.AssetKey(meta_key)
+        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return "raw"
+        return dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
+
+
+def dbt_vars(settings: Settings) -> dict[str, Any]:
+    """The run's settings as dbt vars: everything is computed as of one date."""
+    aging = settings.config.aging
+    return {
+        "as_of_date": settings.as_of_date.isoformat(),
+        "reporting_currency": settings.config.reporting_currency,
+        "aging_basis": aging.basis,
+        "aging_buckets": list(aging.buckets),
+        "missing_due_date_terms_days": aging.missing_due_date_terms_days,
+    }
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(p.stat().st_mtime > built for pattern in _WATCHED for p in Path(project.project_dir).rglob(pattern)
+               if "target" not in p.parts and "dbt_packages" not in p.parts)
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    """The dbt project, parsed into a manifest when the manifest is missing or older than the code."""
+    os.environ["INFLOW_WAREHOUSE"] = str(settings.warehouse_path)
+    project = DbtProject(project_dir=DBT_DIR)
+    if _manifest_is_stale(project):
+        project.preparer.prepare(project)
+    return project
+
+
+def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtCliResource]:
+    project = dbt_project(settings)
+    translator = InflowDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    run_vars = json.dumps(dbt_vars(settings))
+
+    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
+                name="dbt_models")
+    def _dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        """Builds and tests every dbt model as of the run's date."""
+        yield from dbt.cli(["build", "--vars", run_vars], context=context).stream()
+
+    return _dbt_models, DbtCliResource(project_dir=project)

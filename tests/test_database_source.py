@@ -1,0 +1,117 @@
+"""Database-view sources: a query over a SQLAlchemy URL lands like a file, against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from expectations.contracts import ENTITIES
+from orchestration.config import load_config
+from orchestration.defs.ingestion.landing import land_table
+from orchestration.defs.ingestion.validation import gx_validator
+from orchestration.warehouse import prepare_landing
+
+PROMISES = [
+    ("P1", "10", "INV-1", dt.date(2026, 11, 30), "1200.50", dt.datetime(2026, 11, 20, 9, 30), "open"),
+    ("P2", "0011", None, dt.date(2026, 12, 5), "300", dt.datetime(2026, 11, 21, 10, 0), "kept"),
+    ("P3", "12", "INV-9", None, "50", dt.datetime(2026, 11, 22, 11, 0), "broken"),
+]
+
+
+def _seed_promises(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("drop table if exists crm_promises"))
+        conn.execute(sa.text(
+            "create table crm_promises (pid varchar(10), cust varchar(10), doc varchar(10), "
+            "due date, amt numeric(12,2), created timestamp, state varchar(10))"
+        ))
+        conn.execute(
+            sa.text("insert into crm_promises values (:p, :c, :d, :due, :a, :cr, :s)"),
+            [dict(zip(["p", "c", "d", "due", "a", "cr", "s"], row)) for row in PROMISES],
+        )
+    engine.dispose()
+
+
+def _config(tmp_path: Path, url: str) -> Path:
+    cfg = {
+        "company": "Test", "reporting_currency": "USD",
+        "sources": {"workflow": {
+            "system": "workflow", "role": "workflow", "transport": "database", "owner": "collections@test.example",
+            "url": url,
+            "tables": {"promises": {
+                "entity": "promises", "format": "query",
+                "query": "select pid, cust, doc, due, amt, created, state from crm_promises order by pid",
+                "columns": {"promise_id": "pid", "customer_id": "cust", "document_id": "doc",
+                            "promised_date": "due", "promised_amount": "amt", "created_at": "created",
+                            "status": "state"},
+            }},
+        }},
+    }
+    path = tmp_path / "inflow.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _land(config_path: Path) -> tuple[duckdb.DuckDBPyConnection, list]:
+    config = load_config(config_path)
+    con = duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    records = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    return con, records
+
+
+def _check_landed(con: duckdb.DuckDBPyConnection, records: list) -> None:
+    (rec,) = records
+    assert rec.status == "loaded"
+    assert (rec.rows_landed, rec.rows_accepted, rec.rows_quarantined) == (3, 2, 1)
+    rows = con.execute(
+        "select promise_id, customer_id, promised_date, promised_amount, created_at, status "
+        "from raw.promises where _status = 'accepted' order by promise_id"
+    ).fetchall()
+    assert rows[0][0:4] == ("P1", "10", dt.date(2026, 11, 30), pytest.approx(1200.50))
+    assert rows[0][4] == dt.datetime(2026, 11, 20, 9, 30)
+    assert rows[1][1] == "11", "leading zeros of an all-digit id are normalized at landing"
+    (exc,) = con.execute("select row_number, rule, column_name from quality.exceptions").fetchall()
+    assert exc == (3, "required_value_missing", "promised_date")
+
+
+def test_sqlite_view_source(tmp_path: Path) -> None:
+    url = "sqlite:///workflow.sqlite"  # relative: resolved against the config's folder
+    _seed_promises(f"sqlite:///{tmp_path / 'workflow.sqlite'}")
+    con, records = _land(_config(tmp_path, url))
+    _check_landed(con, records)
+
+
+def test_sqlite_same_result_is_skipped(tmp_path: Path) -> None:
+    _seed_promises(f"sqlite:///{tmp_path / 'workflow.sqlite'}")
+    config = load_config(_config(tmp_path, "sqlite:///workflow.sqlite"))
+    con = duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    first = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    second = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    assert first[0].status == "loaded" and second[0].status == "skipped"
+    assert con.execute("select count(*) from raw.promises").fetchone()[0] == 3
+
+
+def test_failing_query_is_rejected_with_the_source_named(tmp_path: Path) -> None:
+    _seed_promises(f"sqlite:///{tmp_path / 'workflow.sqlite'}")
+    path = _config(tmp_path, "sqlite:///workflow.sqlite")
+    path.write_text(path.read_text().replace("from crm_promises", "from no_such_table"))
+    con, (rec,) = _land(path)
+    assert rec.status == "rejected"
+    assert "query failed" in rec.message and "no_such_table" in rec.message
+    assert con.execute("select count(*) from raw.promises").fetchone()[0] == 0
+
+
+@pytest.mark.postgres
+def test_postgres_view_source(tmp_path: Path, postgres_url: str) -> None:
+    _seed_promises(postgres_url)
+    con, records = _land(_config(tmp_path, postgres_url))
+    _check_landed(con, records)
+    assert "postgresql" in records[0].file and "inflow" in records[0].file
