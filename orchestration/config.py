@@ -67,7 +67,8 @@ class TableConfig(_Strict):
     @field_validator("entity")
     @classmethod
     def _known_entity(cls, value: str) -> str:
-        entity(value)
+        if value not in ENTITIES:
+            raise ValueError(f"unknown canonical entity {value!r}; known: {', '.join(sorted(ENTITIES))}")
         return value
 
     @model_validator(mode="after")

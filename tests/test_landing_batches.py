@@ -1,0 +1,254 @@
+"""Catalogue of bad batches: each named case lands with its expected outcome.
+
+Either rows are quarantined with a named rule (the rest of the batch loads), or the whole batch is
+rejected with a message naming the file, column and rule and nothing of it reaches raw. In every
+case the load is recorded and rows_landed = rows_accepted + rows_quarantined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from openpyxl import Workbook
+
+from expectations.contracts import ENTITIES
+from orchestration.config import load_config
+from orchestration.defs.ingestion.landing import LoadRecord, land_table
+from orchestration.defs.ingestion.validation import gx_validator
+from orchestration.warehouse import prepare_landing
+
+AS_OF = dt.date(2026, 11, 27)
+HEADER = "DocNo,CustNo,DocType,DocDate,DueDate,Curr,Amount"
+GOOD_ROWS = [
+    "1,10,invoice,2026-01-05,2026-02-04,USD,100.50",
+    "2,10,invoice,2026-01-06,2026-02-05,EUR,200.00",
+]
+MAPPING = {"document_id": "DocNo", "customer_id": "CustNo", "document_type": "DocType",
+           "document_date": "DocDate", "due_date": "DueDate", "currency": "Curr", "amount": "Amount"}
+
+
+def _config(folder: Path, fmt: str = "csv", path: str = "inv*.csv", **options: object) -> Path:
+    table = {"entity": "invoices", "format": fmt, "path": path, "columns": MAPPING}
+    if options:
+        table["options"] = options
+    cfg = {"company": "Test", "reporting_currency": "USD", "sources": {"erp": {
+        "system": "erp", "role": "system_of_record", "transport": "file", "owner": "ar@test.example",
+        "tables": {"invoices": table}}}}
+    target = folder / "inflow.yml"
+    target.write_text(yaml.safe_dump(cfg))
+    return target
+
+
+def _land(config_path: Path, con: duckdb.DuckDBPyConnection | None = None) -> tuple[duckdb.DuckDBPyConnection, list[LoadRecord]]:
+    config = load_config(config_path)
+    con = con or duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    return con, land_table(con, config, "erp", "invoices", gx_validator, AS_OF)
+
+
+def _assert_conserved(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute(
+        "select file, rows_landed, rows_accepted, rows_quarantined from quality.source_loads"
+    ).fetchall()
+    assert rows, "every batch is recorded"
+    for file, landed, accepted, quarantined in rows:
+        assert landed == accepted + quarantined, file
+
+
+def _assert_rejected(con: duckdb.DuckDBPyConnection, records: list[LoadRecord], rule: str, *needles: str) -> None:
+    (rec,) = records
+    assert rec.status == "rejected"
+    for needle in needles:
+        assert needle in rec.message, rec.message
+    assert con.execute("select count(*) from raw.erp__invoices").fetchall()[0][0] == 0
+    (got,) = con.execute("select rule from quality.exceptions").fetchall()
+    assert got[0] == rule
+    _assert_conserved(con)
+
+
+def _write(folder: Path, text: str, name: str = "inv.csv", encoding: str = "utf-8") -> Path:
+    target = folder / name
+    target.write_bytes(text.encode(encoding))
+    return target
+
+
+def test_clean_file_lands_every_row(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER, *GOOD_ROWS]) + "\n")
+    con, (rec,) = _land(_config(tmp_path))
+    assert (rec.status, rec.rows_landed, rec.rows_accepted, rec.rows_quarantined) == ("loaded", 2, 2, 0)
+    _assert_conserved(con)
+
+
+def test_truncated_file_is_rejected(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER, *GOOD_ROWS, "3,10,invoice,2026-01"]) + "\n")
+    con, records = _land(_config(tmp_path))
+    _assert_rejected(con, records, "unparseable_file", "inv.csv", "Line: 4")
+
+
+def test_semicolon_file_with_comma_config_is_rejected_with_a_delimiter_hint(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER.replace(",", ";"), *(r.replace(",", ";") for r in GOOD_ROWS)]) + "\n")
+    con, records = _land(_config(tmp_path))
+    _assert_rejected(con, records, "missing_required_column", "inv.csv", "'DocNo'", "options.delimiter")
+
+
+def test_semicolon_file_declared_as_such_lands(tmp_path: Path) -> None:
+    rows = ["1;10;invoice;05.01.2026;04.02.2026;EUR;1.100,50"]
+    _write(tmp_path, "\n".join([HEADER.replace(",", ";"), *rows]) + "\n")
+    con, (rec,) = _land(_config(tmp_path, delimiter=";", decimal=",", thousands=".", date_formats=["%d.%m.%Y"]))
+    assert rec.rows_accepted == 1
+    amount, date = con.execute("select amount, document_date from raw.erp__invoices").fetchall()[0]
+    assert str(amount) == "1100.50" and date == dt.date(2026, 1, 5)
+
+
+def test_latin1_file_read_as_utf8_is_rejected(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER + ",Name", "1,10,invoice,2026-01-05,2026-02-04,USD,1.00,Société"]) + "\n",
+           encoding="latin-1")
+    con, records = _land(_config(tmp_path))
+    _assert_rejected(con, records, "wrong_encoding", "inv.csv", "utf-8", "options.encoding")
+
+
+def test_latin1_file_declared_as_latin1_lands(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER + ",Name", "1,10,invoice,2026-01-05,2026-02-04,USD,1.00,Société"]) + "\n",
+           encoding="latin-1")
+    con, (rec,) = _land(_config(tmp_path, encoding="latin-1"))
+    assert rec.rows_accepted == 1
+    assert json.loads(con.execute("select _extra from raw.erp__invoices").fetchall()[0][0]) == {"Name": "Société"}
+
+
+def test_utf8_bom_lands(tmp_path: Path) -> None:
+    _write(tmp_path, "\ufeff" + "\n".join([HEADER, *GOOD_ROWS]) + "\n")
+    _, (rec,) = _land(_config(tmp_path))
+    assert (rec.status, rec.rows_accepted) == ("loaded", 2)
+
+
+def test_header_only_file_is_rejected(tmp_path: Path) -> None:
+    _write(tmp_path, HEADER + "\n")
+    con, records = _land(_config(tmp_path))
+    _assert_rejected(con, records, "empty_batch", "inv.csv", "no data rows")
+
+
+def test_empty_file_is_rejected(tmp_path: Path) -> None:
+    _write(tmp_path, "")
+    con, records = _land(_config(tmp_path))
+    _assert_rejected(con, records, "empty_file", "inv.csv")
+
+
+def test_missing_required_column_is_rejected(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join(["DocNo,CustNo,DocType,DocDate,DueDate,Curr", "1,10,invoice,2026-01-05,2026-02-04,USD"]) + "\n")
+    con, records = _land(_config(tmp_path))
+    _assert_rejected(con, records, "missing_required_column", "inv.csv", "'Amount'", "'amount'")
+
+
+def test_extra_columns_are_kept_with_a_warning(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER + ",Region", GOOD_ROWS[0] + ",EMEA"]) + "\n")
+    con, (rec,) = _land(_config(tmp_path))
+    assert rec.rows_accepted == 1
+    assert any("Region" in w for w in rec.warnings)
+    assert json.loads(con.execute("select _extra from raw.erp__invoices").fetchall()[0][0]) == {"Region": "EMEA"}
+
+
+def test_xlsx_with_title_row_lands(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Open items export — Sample Co"])
+    sheet.append(HEADER.split(","))
+    sheet.append(["1", "10", "invoice", dt.datetime(2026, 1, 5), dt.datetime(2026, 2, 4), "USD", 100.5])
+    book.save(tmp_path / "inv.xlsx")
+    con, (rec,) = _land(_config(tmp_path, fmt="xlsx", path="inv.xlsx", header_row=2))
+    assert (rec.status, rec.rows_accepted) == ("loaded", 1)
+    row = con.execute("select document_date, amount from raw.erp__invoices").fetchall()[0]
+    assert row[0] == dt.date(2026, 1, 5) and str(row[1]) == "100.50"
+
+
+def test_xlsx_title_row_without_header_row_option_is_rejected(tmp_path: Path) -> None:
+    book = Workbook()
+    book.active.append(["Open items export — Sample Co"])
+    book.active.append(HEADER.split(","))
+    book.save(tmp_path / "inv.xlsx")
+    con, records = _land(_config(tmp_path, fmt="xlsx", path="inv.xlsx"))
+    _assert_rejected(con, records, "missing_required_column", "inv.xlsx", "'DocNo'")
+
+
+def test_jsonl_with_wrong_types_quarantines_rows(tmp_path: Path) -> None:
+    lines = [
+        {"DocNo": "1", "CustNo": "10", "DocType": "invoice", "DocDate": "2026-01-05", "Curr": "USD", "Amount": 10},
+        {"DocNo": "2", "CustNo": "10", "DocType": "invoice", "DocDate": 20260105, "Curr": "USD", "Amount": "ten"},
+        {"DocNo": "3", "CustNo": "10", "DocType": "invoice", "DocDate": "2026-01-07", "Curr": "USD", "Amount": {"v": 1}},
+    ]
+    (tmp_path / "inv.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    con, (rec,) = _land(_config(tmp_path, fmt="jsonl", path="inv.jsonl"))
+    assert (rec.rows_landed, rec.rows_accepted, rec.rows_quarantined) == (3, 1, 2)
+    rules = con.execute("select row_number, rule, column_name from quality.exceptions order by 1, 2").fetchall()
+    assert rules == [(2, "unparseable_amount", "amount"), (2, "unparseable_date", "document_date"),
+                     (3, "unparseable_amount", "amount")]
+    _assert_conserved(con)
+
+
+def test_ambiguous_day_month_is_quarantined_not_guessed(tmp_path: Path) -> None:
+    rows = ["1,10,invoice,05/03/2026,,USD,1.00", "2,10,invoice,25/03/2026,,USD,1.00"]
+    _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    con, (rec,) = _land(_config(tmp_path, date_formats=["%d/%m/%Y", "%m/%d/%Y"]))
+    assert (rec.rows_accepted, rec.rows_quarantined) == (1, 1)
+    assert con.execute("select rule, row_number from quality.exceptions").fetchall() == [("ambiguous_date", 1)]
+    assert con.execute("select document_date from raw.erp__invoices where _status = 'accepted'").fetchall() == [
+        (dt.date(2026, 3, 25),)]
+
+
+def test_european_decimal_in_us_file_is_quarantined(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER, '1,10,invoice,2026-01-05,,USD,"1.234,56"']) + "\n")
+    con, (rec,) = _land(_config(tmp_path, thousands=","))
+    assert rec.rows_quarantined == 1
+    assert con.execute("select rule from quality.exceptions").fetchall() == [("unparseable_amount",)]
+
+
+def test_duplicates_exact_and_conflicting(tmp_path: Path) -> None:
+    header = HEADER + ",Modified"
+    rows = [
+        "1,10,invoice,2026-01-05,,USD,100.00,2026-01-05 10:00:00",
+        "1,10,invoice,2026-01-05,,USD,100.00,2026-01-05 10:00:00",  # exact duplicate
+        "2,10,invoice,2026-01-06,,USD,50.00,2026-01-06 10:00:00",
+        "2,10,invoice,2026-01-06,,USD,55.00,2026-01-07 10:00:00",  # later version wins
+    ]
+    _write(tmp_path, "\n".join([header, *rows]) + "\n")
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("amount: Amount", "amount: Amount\n          updated_at: Modified"))
+    con, (rec,) = _land(cfg)
+    assert (rec.rows_accepted, rec.rows_quarantined) == (2, 2)
+    rules = sorted(con.execute("select rule, row_number from quality.exceptions").fetchall())
+    assert rules == [("duplicate_conflict", 3), ("duplicate_exact", 2)]
+    accepted = con.execute("select document_id, amount from raw.erp__invoices where _status = 'accepted' order by 1").fetchall()
+    assert [(d, str(a)) for d, a in accepted] == [("1", "100.00"), ("2", "55.00")]
+
+
+def test_later_file_supersedes_and_counts_stay_conserved(tmp_path: Path) -> None:
+    header = HEADER + ",Modified"
+    _write(tmp_path, "\n".join([header, "1,10,invoice,2026-01-05,,USD,100.00,2026-01-05 10:00:00"]) + "\n", "inv_1.csv")
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("amount: Amount", "amount: Amount\n          updated_at: Modified"))
+    con, _ = _land(cfg)
+    _write(tmp_path, "\n".join([header, "1,10,invoice,2026-01-05,,USD,90.00,2026-02-01 10:00:00"]) + "\n", "inv_2.csv")
+    _, records = _land(cfg, con)
+    assert [r.status for r in records] == ["skipped", "loaded"]
+    loads = dict(con.execute("select file, rows_accepted from quality.source_loads").fetchall())
+    assert loads == {str(tmp_path / "inv_1.csv"): 0, str(tmp_path / "inv_2.csv"): 1}
+    _assert_conserved(con)
+
+
+def test_credit_memo_sign_convention_is_applied(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER, "9,10,Credit_Memo,2026-01-05,,USD,40.00"]) + "\n")
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("format: csv", "format: csv\n        credit_memo_sign: positive"))
+    con, _ = _land(cfg)
+    assert con.execute("select document_type, amount from raw.erp__invoices").fetchall()[0][1] < 0
+
+
+def test_no_file_matching_is_an_error(tmp_path: Path) -> None:
+    from orchestration.defs.ingestion.readers import BatchRejected
+
+    with pytest.raises(BatchRejected, match="no file matches"):
+        _land(_config(tmp_path))
