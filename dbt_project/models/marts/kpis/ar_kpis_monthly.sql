@@ -1,0 +1,149 @@
+{#- AR KPIs per month and dimension, computed from the additive monthly series of
+    int_ar_monthly_inputs (so every formula is unit-tested on hand-made rows). Definitions,
+    inclusion rules and FX basis: dbt_project/DECISIONS.md (K1-K9, D1-D6). -#}
+{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set dso_months = var('kpi_dso_months', 3) -%}
+{%- set cei_months = var('kpi_cei_months', 3) -%}
+{%- set countback_months = var('kpi_countback_max_months', 12) -%}
+{%- set at_risk_days = var('kpi_at_risk_days', 90) -%}
+{%- set series = 'partition by dimension_type, dimension_value order by month_start' -%}
+
+with
+
+inputs as (
+
+    select * from {{ ref('int_ar_monthly_inputs') }}
+
+),
+
+windowed as (
+
+    select
+        inputs.*,
+        coalesce(lag(ar_reporting, 1) over ({{ series }}), 0) as opening_ar_reporting,
+        coalesce(lag(ar_reporting, {{ cei_months }}) over ({{ series }}), 0)
+            as trailing_opening_ar_reporting,
+        sum(credit_sales_reporting) over (
+            {{ series }} rows between {{ cei_months - 1 }} preceding and current row
+        ) as cei_trailing_sales_reporting,
+        sum(credit_sales_reporting) over (
+            {{ series }} rows between {{ dso_months - 1 }} preceding and current row
+        ) as dso_trailing_sales_reporting,
+        sum(days_in_period) over (
+            {{ series }} rows between {{ dso_months - 1 }} preceding and current row
+        ) as dso_trailing_days,
+        {%- for j in range(countback_months) %}
+        lag(credit_sales_reporting, {{ j }}) over ({{ series }}) as sales_lag_{{ j }},
+        lag(days_in_period, {{ j }}) over ({{ series }}) as days_lag_{{ j }},
+        sum(credit_sales_reporting) over (
+            {{ series }} rows between {{ j }} preceding and current row
+        ) as cumulative_sales_{{ j }},
+        sum(days_in_period) over (
+            {{ series }} rows between {{ j }} preceding and current row
+        ) as cumulative_days_{{ j }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from inputs
+
+),
+
+-- K2: countback (exhaustion): walk back month by month, consuming each month's sales against
+-- the AR; the month that exhausts it counts pro rata. Capped at kpi_countback_max_months.
+countback as (
+
+    select
+        windowed.*,
+        case
+            when ar_reporting <= 0 then 0
+            when ar_reporting <= cumulative_sales_0
+                then ar_reporting / sales_lag_0 * days_lag_0
+            {%- for j in range(1, countback_months) %}
+            when sales_lag_{{ j }} is not null and ar_reporting <= cumulative_sales_{{ j }}
+                then cumulative_days_{{ j - 1 }}
+                    + (ar_reporting - cumulative_sales_{{ j - 1 }}) / sales_lag_{{ j }} * days_lag_{{ j }}
+            {%- endfor %}
+            else cumulative_days_{{ countback_months - 1 }}
+        end as dso_countback_raw,
+        ar_reporting > cumulative_sales_{{ countback_months - 1 }} as dso_countback_is_capped
+    from windowed
+
+),
+
+ratios as (
+
+    select
+        countback.*,
+        -- K1 / K3: simple DSO and best-possible DSO share the trailing sales window.
+        ar_reporting * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0) as dso_simple_raw,
+        current_ar_reporting * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0)
+            as bpdso_raw,
+        -- K5: CEI = collected / collectible, monthly and over the trailing window.
+        (opening_ar_reporting + credit_sales_reporting - ar_reporting) * 100.0
+            / nullif(opening_ar_reporting + credit_sales_reporting - current_ar_reporting, 0)
+            as cei_raw,
+        (trailing_opening_ar_reporting + cei_trailing_sales_reporting - ar_reporting) * 100.0
+            / nullif(
+                trailing_opening_ar_reporting + cei_trailing_sales_reporting - current_ar_reporting,
+                0
+            ) as cei_trailing_raw
+    from countback
+
+),
+
+final as (
+
+    select
+        dimension_type,
+        dimension_value,
+        month_start,
+        month_end,
+        period_end_date,
+        days_in_period,
+        period_end_date = month_end as is_complete_month,
+        '{{ var("reporting_currency") }}' as reporting_currency,
+        credit_sales_reporting,
+        invoice_count,
+        opening_ar_reporting,
+        ar_reporting,
+        current_ar_reporting,
+        {{ to_money('ar_reporting - current_ar_reporting') }} as past_due_ar_reporting,
+        disputed_ar_reporting,
+        unapplied_cash_reporting,
+        {{ to_money('ar_reporting - unapplied_cash_reporting') }} as net_ar_reporting,
+        cash_applied_reporting,
+        credits_applied_reporting,
+        written_off_reporting,
+        {{ dso_months }} as dso_window_months,
+        cast(round(dso_simple_raw, 1) as decimal(12, 1)) as dso_simple_days,
+        cast(round(dso_countback_raw, 1) as decimal(12, 1)) as dso_countback_days,
+        dso_countback_is_capped,
+        cast(round(bpdso_raw, 1) as decimal(12, 1)) as bpdso_days,
+        -- K4: ADD = simple DSO - BPDSO (same window, so it is the past-due share of DSO).
+        cast(round(dso_simple_raw - bpdso_raw, 1) as decimal(12, 1)) as add_days,
+        {{ cei_months }} as cei_window_months,
+        cast(round(cei_raw, 1) as decimal(12, 1)) as cei_pct,
+        cast(round(cei_trailing_raw, 1) as decimal(12, 1)) as cei_trailing_pct,
+        -- K6: over invoices paid (closed with cash, no write-off) in the month.
+        paid_invoice_count,
+        cast(round(days_to_pay_sum * 1.0 / nullif(paid_invoice_count, 0), 1) as decimal(12, 1))
+            as avg_days_to_pay,
+        cast(round(days_to_pay_amount_sum / nullif(paid_invoice_amount_reporting, 0), 1)
+            as decimal(12, 1)) as avg_days_to_pay_amount_weighted,
+        cast(round(days_beyond_terms_sum * 1.0 / nullif(paid_invoice_count, 0), 1)
+            as decimal(12, 1)) as avg_days_beyond_terms,
+        cast(round(days_beyond_terms_amount_sum / nullif(paid_invoice_amount_reporting, 0), 1)
+            as decimal(12, 1)) as avg_days_beyond_terms_amount_weighted,
+        -- K7
+        cast(round(current_ar_reporting * 100.0 / nullif(ar_reporting, 0), 1) as decimal(12, 1))
+            as pct_current,
+        -- K8: only once the horizon has passed by as_of.
+        case
+            when cast({{ dbt.dateadd('day', at_risk_days, 'month_end') }} as date) <= {{ as_of }}
+                then cast(round(at_risk_unpaid_reporting * 100.0
+                    / nullif(credit_sales_reporting, 0), 1) as decimal(12, 1))
+        end as at_risk_rate_pct,
+        {{ as_of }} as as_of_date
+    from ratios
+
+)
+
+select * from final
