@@ -11,6 +11,8 @@ import dagster as dg
 from orchestration.defs.ingestion.assets import build_ingestion_assets
 from orchestration.defs.ingestion.validation import gx_validator
 from orchestration.defs.publish.assets import build_publish_asset
+from orchestration.defs.quality.checks import build_freshness_checks
+from orchestration.defs.quality.exceptions import build_exception_report
 from orchestration.defs.transform.dbt import build_dbt_assets
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -20,6 +22,8 @@ MAIN_JOB = "inflow_main"
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     ingestion = build_ingestion_assets(settings, gx_validator)
+    landed = [key for asset in ingestion for key in asset.keys]
+    report = build_exception_report(settings, landed)
     dbt_models, dbt_resource = build_dbt_assets(settings)
     published = build_publish_asset(settings, sorted(dbt_models.keys, key=lambda k: k.to_user_string()))
     main_job = dg.define_asset_job(
@@ -29,7 +33,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     return dg.Definitions(
-        assets=[*ingestion, dbt_models, published],
+        assets=[*ingestion, report, dbt_models, published],
+        asset_checks=build_freshness_checks(settings),
         jobs=[main_job],
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),

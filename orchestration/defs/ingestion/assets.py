@@ -15,6 +15,7 @@ import dagster as dg
 from expectations.contracts import ENTITIES
 from orchestration.defs.ingestion.landing import LoadRecord, Validator, land_table
 from orchestration.defs.ingestion.readers import BatchRejected
+from orchestration.defs.quality.exceptions import write_owner_reports
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.warehouse import ensure_entity_view, prepare_landing
@@ -75,6 +76,8 @@ def build_raw_table_asset(settings: Settings, source_name: str, table_name: str,
                                      settings.as_of_date, progress=context.log.info)
             except BatchRejected as exc:
                 raise dg.Failure(description=str(exc)) from None
+            finally:
+                write_owner_reports(con, settings.exports_dir / "exceptions")
         for rec in records:
             for warning in rec.warnings:
                 context.log.warning(warning)

@@ -143,7 +143,7 @@ def _landing_checksum(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def _record(con: duckdb.DuckDBPyConnection, rec: LoadRecord) -> None:
+def record_load(con: duckdb.DuckDBPyConnection, rec: LoadRecord) -> None:
     con.execute(
         "insert into quality.source_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [rec.load_id, rec.source, rec.source_table, rec.entity, rec.file, rec.checksum, rec.rows_landed,
@@ -155,7 +155,7 @@ def _record_rejection(con: duckdb.DuckDBPyConnection, rec: LoadRecord, exc: Batc
     """A rejected batch: one exception naming the rule, and the load counted as all quarantined."""
     rec.status, rec.message = "rejected", str(exc)
     rec.rows_accepted, rec.rows_quarantined = 0, rec.rows_landed
-    _record(con, rec)
+    record_load(con, rec)
     con.execute(
         "insert into quality.exceptions values (?, ?, ?, ?, ?, null, ?, ?, ?, ?, null, ?)",
         [rec.source, rec.source_table, rec.entity, rec.file, rec.checksum, exc.rule, exc.column,
@@ -319,7 +319,7 @@ def land_batch(
             [rec.checksum],
         )
         rec.rows_accepted, rec.rows_quarantined = counts
-        _record(con, rec)
+        record_load(con, rec)
         _refresh_counts(con, raw_table)
         con.execute("commit")
     except BatchRejected as exc:
