@@ -25,7 +25,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     landed = [key for asset in ingestion for key in asset.keys]
     report = build_exception_report(settings, landed)
     dbt_models, dbt_resource = build_dbt_assets(settings)
-    published = build_publish_asset(settings, sorted(dbt_models.keys, key=lambda k: k.to_user_string()))
+    published = build_publish_asset(settings, [*sorted(dbt_models.keys, key=lambda k: k.to_user_string()), report.key])
     main_job = dg.define_asset_job(
         MAIN_JOB,
         selection=dg.AssetSelection.all(),
