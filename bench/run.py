@@ -1,0 +1,148 @@
+"""`make bench`: time each pipeline stage at 100k, 1M and 10M invoices against a hand-written floor.
+
+For each size a company is generated once and cached under ``bench/cache/`` (its generation time
+and memory are cached with it). Each stage then runs in its own child process, from an empty
+INFLOW_HOME, ``--repeat`` times; the table reports the median wall time, the peak resident memory
+of the stage's process, and the ratio of ingest+dbt+publish to the floor: one DuckDB SQL script
+(`bench/floor.sql`) that loads the same files and computes the same ``fct_ar_invoices``.
+
+Environment: BENCH_SIZES (comma list, default 100000,1000000,10000000), BENCH_REPEAT (default 3;
+sizes of 10M and more run once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / "cache"
+FLOOR_SQL = ROOT / "bench" / "floor.sql"
+AS_OF = "2026-11-27"
+SEED = 11
+
+
+@dataclass(frozen=True)
+class Measure:
+    seconds: float
+    peak_mib: float
+
+
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
+    """Run a child process; wall time and its peak RSS (from wait4, so children of it are excluded)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
+    return Measure(seconds, usage.ru_maxrss / 1024)
+
+
+def company(invoices: int) -> tuple[Path, Measure]:
+    """The cached company of a size, generating it (and recording how long that took) if missing."""
+    folder = CACHE / f"company_{invoices}"
+    meta = folder / "bench_generation.json"
+    if meta.exists():
+        data = json.loads(meta.read_text())
+        return folder, Measure(data["seconds"], data["peak_mib"])
+    shutil.rmtree(folder, ignore_errors=True)
+    customers = max(200, invoices // 200)
+    measure = run_measured([sys.executable, "-m", "orchestration.cli", "generate", "--out", str(folder),
+                            "--customers", str(customers), "--invoices", str(invoices), "--seed", str(SEED),
+                            "--as-of", AS_OF, "--quiet"])
+    meta.write_text(json.dumps({"seconds": measure.seconds, "peak_mib": measure.peak_mib}))
+    return folder, measure
+
+
+def floor_script(config_dir: Path, target: Path) -> Path:
+    """The floor SQL with the company's folder filled in."""
+    script = FLOOR_SQL.read_text().replace("{{company}}", str(config_dir)).replace("{{as_of}}", AS_OF)
+    target.write_text(script)
+    return target
+
+
+def run_floor(config_dir: Path, work: Path) -> Measure:
+    script = floor_script(config_dir, work / "floor.sql")
+    db = work / "floor.duckdb"
+    db.unlink(missing_ok=True)
+    code = f"import duckdb; duckdb.connect({str(db)!r}).execute(open({str(script)!r}).read())"
+    return run_measured([sys.executable, "-c", code])
+
+
+def run_pipeline(config: Path, home: Path) -> dict[str, Measure]:
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    out = {}
+    for stage in ("ingest", "dbt", "publish"):
+        out[stage] = run_measured([sys.executable, "-m", "bench.stage", stage, "--config", str(config),
+                                   "--home", str(home)])
+    return out
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, "
+            f"DuckDB {duckdb.__version__}, {platform.system()} {platform.release()}")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> int:
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "100000,1000000,10000000").split(",")]
+    repeat = int(os.environ.get("BENCH_REPEAT", "3"))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {machine()}")
+    rows = []
+    for size in sizes:
+        folder, gen = company(size)
+        runs = 1 if size >= 10_000_000 else repeat
+        stage_runs: dict[str, list[Measure]] = {"ingest": [], "dbt": [], "publish": []}
+        floors: list[Measure] = []
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            for _ in range(runs):
+                for stage, measure in run_pipeline(folder / "inflow.yml", Path(tmp) / "home").items():
+                    stage_runs[stage].append(measure)
+                floors.append(run_floor(folder, Path(tmp)))
+        med = {s: median([m.seconds for m in ms]) for s, ms in stage_runs.items()}
+        peak = max(m.peak_mib for ms in stage_runs.values() for m in ms)
+        floor = median([m.seconds for m in floors])
+        total = sum(med.values())
+        rows.append((size, runs, gen, med, peak, total, floor, max(m.peak_mib for m in floors)))
+        print(f"  {size:>10,} invoices done: pipeline {total:.1f}s, floor {floor:.1f}s", flush=True)
+
+    print()
+    print("| invoices | runs | generate s (MiB) | ingest s | dbt s | publish s | ingest+dbt+publish s | peak MiB | floor s (MiB) | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, runs, gen, med, peak, total, floor, floor_peak in rows:
+        print(f"| {size:,} | {runs} | {gen.seconds:.1f} ({gen.peak_mib:.0f}) | {med['ingest']:.1f} | {med['dbt']:.1f} | "
+              f"{med['publish']:.1f} | {total:.1f} | {peak:.0f} | {floor:.1f} ({floor_peak:.0f}) | {total / floor:.1f}x |")
+    print("\nMedians over the runs; peak MiB is the largest resident set of any stage process.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
