@@ -6,8 +6,8 @@ sources read. Tables of other entities wait for the customer master, so "unknown
 judged against the customers landed in the same run.
 """
 
-from __future__ import annotations
 
+import re
 from collections import Counter
 
 import dagster as dg
@@ -44,6 +44,13 @@ def load_summary(records: list[LoadRecord]) -> dict[str, int]:
     }
 
 
+def dagster_owner(owner: str) -> str:
+    """Dagster accepts an email or 'team:<name>'; anything else in the config becomes a team."""
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner):
+        return owner
+    return "team:" + re.sub(r"[^A-Za-z0-9_-]+", "_", owner).strip("_")
+
+
 def _tables_by_entity(settings: Settings) -> dict[str, list[str]]:
     return {name: settings.config.tables_of(name) for name in ENTITIES}
 
@@ -60,7 +67,7 @@ def build_raw_table_asset(settings: Settings, source_name: str, table_name: str,
         group_name=RAW_GROUP,
         kinds={"duckdb", tbl.format},
         deps=[raw_table_key(t) for t in customer_tables],
-        owners=[src.owner] if "@" in src.owner else None,
+        owners=[dagster_owner(src.owner)],
         tags={"system": src.system, "role": src.role},
         description=(
             f"Lands {source_name}.{table_name} ({src.system}, role {src.role}, {src.transport}) as "

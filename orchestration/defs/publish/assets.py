@@ -1,6 +1,5 @@
 """The publish asset: the last step of write–audit–publish."""
 
-from __future__ import annotations
 
 import dagster as dg
 

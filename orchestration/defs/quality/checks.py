@@ -5,7 +5,6 @@ source is flagged in the Dagster UI (failed check), recorded in ``quality.source
 status ``stale``, and blocks publishing when its cadence says ``block_publish_when_stale``.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass

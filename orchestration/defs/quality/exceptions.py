@@ -5,7 +5,6 @@ blocked by bad data, the people who own that data are exactly the ones who need 
 report asset adds the summary across all sources for the Dagster UI.
 """
 
-from __future__ import annotations
 
 import re
 import shutil

@@ -6,10 +6,10 @@ everything downstream of a failing error-severity test and fails the step, so a 
 unreconciled balance blocks publishing in the same run.
 """
 
-from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ from orchestration.config import REPO_ROOT
 from orchestration.settings import Settings
 
 DBT_DIR = REPO_ROOT / "dbt_project"
+#: dbt from this interpreter's environment, so a venv that is not on PATH still works.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 _WATCHED = ("*.sql", "*.yml", "*.md")
 
 
@@ -66,8 +68,12 @@ def dbt_project(settings: Settings) -> DbtProject:
     os.environ["INFLOW_WAREHOUSE"] = str(settings.warehouse_path)
     project = DbtProject(project_dir=DBT_DIR)
     if _manifest_is_stale(project):
-        project.preparer.prepare(project)
+        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
+
+
+def dbt_cli(project: DbtProject) -> DbtCliResource:
+    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
 
 
 def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtCliResource]:
@@ -81,4 +87,4 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtCliRes
         """Builds and tests every dbt model as of the run's date."""
         yield from dbt.cli(["build", "--vars", run_vars], context=context).stream()
 
-    return _dbt_models, DbtCliResource(project_dir=project)
+    return _dbt_models, dbt_cli(project)
