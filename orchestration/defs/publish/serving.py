@@ -21,6 +21,7 @@ from orchestration.warehouse import scalar
 CONSUMER_SCHEMAS = ("marts", "ml", "forecast", "quality", "writeback")
 #: Small tables finance opens in a spreadsheet.
 XLSX_MAX_ROWS = 100_000
+XLSX_SCHEMAS = ("marts", "forecast")
 
 
 @dataclass(frozen=True)
@@ -65,27 +66,36 @@ def build_serving_file(warehouse: Path, target: Path, as_of: dt.date, run_id: st
     return published
 
 
+def _swap_in(pending: Path, target: Path) -> None:
+    """Replace a folder by its freshly written twin with renames (the old one goes last)."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    pending.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_exports(serving: Path, exports_dir: Path, tables: list[PublishedTable]) -> None:
-    """Parquet for every published table, XLSX for the small ones; replaced as a whole."""
-    staging_dir = exports_dir.with_name(exports_dir.name + ".new")
-    shutil.rmtree(staging_dir, ignore_errors=True)
+    """Parquet for every published table, XLSX for the small ones, one folder per schema.
+
+    Each schema folder is rebuilt beside the old one and swapped in; other folders under
+    ``exports/`` (the owners' exception files) are left alone.
+    """
     con = duckdb.connect(str(serving), read_only=True)
     try:
-        for table in tables:
-            folder = staging_dir / table.schema
-            folder.mkdir(parents=True, exist_ok=True)
-            con.execute(f"copy {table.schema}.{table.name} to '{folder / table.name}.parquet' (format parquet)")
-            if 0 < table.rows <= XLSX_MAX_ROWS and table.schema in ("marts", "forecast"):
-                frame = con.execute(f"select * from {table.schema}.{table.name}").df()
-                frame.to_excel(folder / f"{table.name}.xlsx", index=False)
+        for schema in sorted({t.schema for t in tables}):
+            pending = exports_dir / f"{schema}.new"
+            shutil.rmtree(pending, ignore_errors=True)
+            pending.mkdir(parents=True)
+            for table in (t for t in tables if t.schema == schema):
+                relation = f"{schema}.{table.name}"
+                con.execute(f"copy {relation} to '{pending / table.name}.parquet' (format parquet)")
+                if 0 < table.rows <= XLSX_MAX_ROWS and schema in XLSX_SCHEMAS:
+                    con.execute(f"select * from {relation}").df().to_excel(pending / f"{table.name}.xlsx", index=False)
+            _swap_in(pending, exports_dir / schema)
     finally:
         con.close()
-    old = exports_dir.with_name(exports_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if exports_dir.exists():
-        exports_dir.rename(old)
-    staging_dir.rename(exports_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def publish(warehouse: Path, serving: Path, as_of: dt.date, run_id: str) -> list[PublishedTable]:
