@@ -20,7 +20,7 @@ from orchestration.warehouse import scalar
 #: Schemas BI tools and finance read. Everything else stays in the working warehouse.
 CONSUMER_SCHEMAS = ("marts", "ml", "forecast", "quality", "writeback")
 #: Small tables finance opens in a spreadsheet.
-XLSX_MAX_ROWS = 100_000
+XLSX_MAX_ROWS = 50_000
 XLSX_SCHEMAS = ("marts", "forecast")
 
 
