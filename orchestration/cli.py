@@ -84,6 +84,10 @@ def _run(args: argparse.Namespace) -> int:
     for event in failed:
         error = event.step_failure_data.error
         print(f"  step {event.step_key}: {error.message.strip() if error else 'failed'}", file=sys.stderr)
+    for check in result.get_asset_check_evaluations():
+        if not check.passed:
+            print(f"  check {check.asset_key.to_user_string()}:{check.check_name} ({check.severity.value}): "
+                  f"{check.description or 'failed'}", file=sys.stderr)
     return 1
 
 
