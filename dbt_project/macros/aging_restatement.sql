@@ -1,0 +1,34 @@
+{#- The inputs whose rows move an aging snapshot, each with the business date from which a newly
+    landed row can change history: a document changes balances from its document date, an
+    application or write-off from its own date, a rate from its rate date. -#}
+{% macro aging_restatement_inputs() -%}
+    {{ return([
+        {'model': 'stg_landing__invoices', 'date_column': 'document_date'},
+        {'model': 'stg_landing__payment_applications', 'date_column': 'applied_date'},
+        {'model': 'stg_landing__write_offs', 'date_column': 'write_off_date'},
+        {'model': 'stg_landing__fx_rates', 'date_column': 'rate_date'},
+    ]) }}
+{%- endmacro %}
+
+{#- First snapshot day an incremental run of fct_ar_aging_daily must rebuild: the earliest of
+    as_of_date, the latest stored day (recomputed, it may have been built before the day's data
+    was complete) and the earliest business date of any input row landed after the last build
+    (the table's _inputs_loaded_through). -#}
+{% macro aging_restatement_start(relation, as_of_value) -%}
+    {%- set as_of = date_literal(as_of_value) -%}
+    {%- set restated -%}
+        (select min(restated_from) from (
+        {%- for input in aging_restatement_inputs() %}
+            select min({{ input.date_column }}) as restated_from
+            from {{ ref(input.model) }}
+            where _loaded_at > (select max(_inputs_loaded_through) from {{ relation }})
+            {%- if not loop.last %} union all{% endif %}
+        {%- endfor %}
+        ) as restatements)
+    {%- endset -%}
+    least(
+        {{ as_of }},
+        coalesce((select max(snapshot_date) from {{ relation }}), {{ as_of }}),
+        coalesce({{ restated }}, {{ as_of }})
+    )
+{%- endmacro %}

@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('landing', 'fx_rates') }}
+    where _status = 'accepted'
+
+),
+
+final as (
+
+    select
+        rate_date,
+        {{ normalize_currency('currency') }} as currency,
+        rate_to_reporting,
+        _source,
+        _file,
+        _row_number,
+        _loaded_at
+    from source
+
+)
+
+select * from final
