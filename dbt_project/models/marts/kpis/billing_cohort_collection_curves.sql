@@ -39,11 +39,14 @@ reductions as (
             else {{ dbt.datediff('invoices.cohort_month', 'events.event_date', 'month') }}
         end as months_since_billing,
         sum(case when events.event_type = 'payment'
-            then -events.amount_signed * invoices.fx_rate_invoice_date else 0 end) as cash_reporting,
+            then {{ to_reporting('-events.amount_signed', 'invoices.fx_rate_invoice_date') }}
+            else 0 end) as cash_reporting,
         sum(case when events.event_type = 'credit_memo'
-            then -events.amount_signed * invoices.fx_rate_invoice_date else 0 end) as credited_reporting,
+            then {{ to_reporting('-events.amount_signed', 'invoices.fx_rate_invoice_date') }}
+            else 0 end) as credited_reporting,
         sum(case when events.event_type = 'write_off'
-            then -events.amount_signed * invoices.fx_rate_invoice_date else 0 end) as written_off_reporting
+            then {{ to_reporting('-events.amount_signed', 'invoices.fx_rate_invoice_date') }}
+            else 0 end) as written_off_reporting
     from {{ ref('int_invoice_events') }} as events
     inner join invoices
         on events.invoice_id = invoices.invoice_id

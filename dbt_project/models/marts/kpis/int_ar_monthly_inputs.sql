@@ -56,7 +56,7 @@ events as (
         events.event_type,
         events.source_id,
         events.amount_signed,
-        fx.rate_to_reporting
+        {{ to_reporting('-events.amount_signed', 'fx.rate_to_reporting') }} as reduction_reporting
     from {{ ref('int_invoice_events') }} as events
     left join {{ ref('int_fx_rates_daily') }} as fx
         on events.currency = fx.currency
@@ -109,12 +109,9 @@ collections as (
     select
         customer_id,
         cast({{ dbt.date_trunc('month', 'event_date') }} as date) as month_start,
-        sum(case when event_type = 'payment' then -amount_signed * rate_to_reporting else 0 end)
-            as cash_applied_reporting,
-        sum(case when event_type = 'credit_memo' then -amount_signed * rate_to_reporting else 0 end)
-            as credits_applied_reporting,
-        sum(case when event_type = 'write_off' then -amount_signed * rate_to_reporting else 0 end)
-            as written_off_reporting
+        sum(case when event_type = 'payment' then reduction_reporting else 0 end) as cash_applied_reporting,
+        sum(case when event_type = 'credit_memo' then reduction_reporting else 0 end) as credits_applied_reporting,
+        sum(case when event_type = 'write_off' then reduction_reporting else 0 end) as written_off_reporting
     from events
     where event_type <> 'issued'
     group by 1, 2
@@ -194,8 +191,9 @@ at_risk as (
         sum(
             case
                 when at_risk_horizons.amount - coalesce(at_risk_resolved.resolved_amount, 0) > 0
-                    then (at_risk_horizons.amount - coalesce(at_risk_resolved.resolved_amount, 0))
-                        * at_risk_horizons.fx_rate_invoice_date
+                    then {{ to_reporting(
+                        'at_risk_horizons.amount - coalesce(at_risk_resolved.resolved_amount, 0)',
+                        'at_risk_horizons.fx_rate_invoice_date') }}
                 else 0
             end
         ) as at_risk_unpaid_reporting
