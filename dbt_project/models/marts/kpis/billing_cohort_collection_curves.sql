@@ -51,7 +51,6 @@ reductions as (
     inner join invoices
         on events.invoice_id = invoices.invoice_id
     where events.event_type <> 'issued'
-        and events.event_date <= {{ as_of }}
     group by 1, 2
 
 ),

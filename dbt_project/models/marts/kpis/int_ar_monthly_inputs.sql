@@ -61,7 +61,6 @@ events as (
     left join {{ ref('int_fx_rates_daily') }} as fx
         on events.currency = fx.currency
         and events.event_date = fx.rate_date
-    where events.event_date <= {{ as_of }}
 
 ),
 
@@ -69,7 +68,6 @@ payments as (
 
     select payment_id, customer_id, currency, payment_date, amount
     from {{ ref('fct_payments') }}
-    where payment_date <= {{ as_of }}
 
 ),
 

@@ -57,7 +57,6 @@ next_month_write_offs as (
         -sum(amount_signed) as written_off_amount
     from {{ ref('int_invoice_events') }}
     where event_type = 'write_off'
-        and event_date <= {{ as_of }}
     group by 1, 2
 
 ),

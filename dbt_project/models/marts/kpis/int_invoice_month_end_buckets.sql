@@ -5,7 +5,6 @@
     so a month end shows what was open then, not today's balance. Bounded: an invoice has rows
     only from its issue month to the month its balance last changed (or as_of when still open). -#}
 {%- set as_of = date_literal(var('as_of_date')) -%}
-{%- set buckets = aging_bucket_bounds(var('aging_buckets')) -%}
 
 with
 
@@ -20,7 +19,6 @@ events as (
 
     select invoice_id, event_date, amount_signed
     from {{ ref('int_invoice_events') }}
-    where event_date <= {{ as_of }}
 
 ),
 
@@ -115,7 +113,7 @@ open_balances as (
         balances.period_end_date,
         {{ to_money('balances.open_amount') }} as open_amount,
         {{ aging_days('invoices.' ~ aging_basis_column(var('aging_basis')), 'balances.period_end_date') }}
-            as age_days
+            as aging_days
     from balances
     inner join invoices
         on balances.invoice_id = invoices.invoice_id
@@ -152,20 +150,11 @@ final as (
         fx.rate_to_reporting as fx_rate_period_end,
         {{ to_reporting('open_balances.open_amount', 'fx.rate_to_reporting') }}
             as open_amount_reporting,
-        case when open_balances.age_days > 0 then open_balances.age_days else 0 end
-            as days_past_due,
-        case
-            {%- for bucket in buckets %}
-            when {{ 'true' if bucket.max_days is none else 'open_balances.age_days <= ' ~ bucket.max_days }}
-                then {{ bucket.order }}
-            {%- endfor %}
-        end as bucket_order,
-        case
-            {%- for bucket in buckets %}
-            when {{ 'true' if bucket.max_days is none else 'open_balances.age_days <= ' ~ bucket.max_days }}
-                then '{{ bucket.label }}'
-            {%- endfor %}
-        end as aging_bucket,
+        open_balances.aging_days,
+        {{ aging_bucket_case('open_balances.aging_days', var('aging_buckets'), 'order') }}
+            as bucket_order,
+        {{ aging_bucket_case('open_balances.aging_days', var('aging_buckets'), 'label') }}
+            as aging_bucket,
         disputed.invoice_id is not null as is_disputed
     from open_balances
     left join {{ ref('int_fx_rates_daily') }} as fx

@@ -12,7 +12,6 @@ events as (
 
     select invoice_id, event_date, event_type, source_id, amount_signed
     from {{ ref('int_invoice_events') }}
-    where event_date <= {{ as_of }}
 
 ),
 

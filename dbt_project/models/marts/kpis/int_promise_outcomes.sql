@@ -39,7 +39,6 @@ document_payments as (
         and events.event_type = 'payment'
         and events.event_date >= promises.created_date
         and events.event_date <= promises.evaluation_date
-        and events.event_date <= {{ as_of }}
     where promises.document_id is not null
     group by 1
 
@@ -55,7 +54,6 @@ customer_payments as (
         on promises.customer_id = payments.customer_id
         and payments.payment_date >= promises.created_date
         and payments.payment_date <= promises.evaluation_date
-        and payments.payment_date <= {{ as_of }}
     where promises.document_id is null
     group by 1
 
