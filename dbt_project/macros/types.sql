@@ -11,5 +11,5 @@
 
 {#- A transaction amount in the reporting currency at a given rate, rounded to the cent. -#}
 {% macro to_reporting(amount, rate) -%}
-    {{ to_money('round(' ~ amount ~ ' * ' ~ rate ~ ', 2)') }}
+    {{ to_money('round((' ~ amount ~ ') * (' ~ rate ~ '), 2)') }}
 {%- endmacro %}

@@ -10,13 +10,13 @@ source as (
 final as (
 
     select
-        {{ normalize_id('account_id') }} as account_id,
-        {{ normalize_id('customer_id') }} as customer_id,
-        {{ normalize_id('parent_account_id') }} as parent_account_id,
-        {{ normalize_text('owner') }} as owner,
-        {{ normalize_text('collector') }} as collector,
-        {{ normalize_text('segment') }} as segment,
-        {{ normalize_text('region') }} as region,
+        account_id,
+        customer_id,
+        parent_account_id,
+        owner,
+        collector,
+        segment,
+        region,
         _source,
         _file,
         _row_number,

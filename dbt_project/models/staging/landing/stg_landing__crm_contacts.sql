@@ -10,12 +10,12 @@ source as (
 final as (
 
     select
-        {{ normalize_id('contact_id') }} as contact_id,
-        {{ normalize_id('account_id') }} as account_id,
-        {{ normalize_text('name') }} as name,
-        lower({{ normalize_text('email') }}) as email,
-        {{ normalize_text('phone') }} as phone,
-        {{ normalize_code('role') }} as role,
+        contact_id,
+        account_id,
+        name,
+        email,
+        phone,
+        role,
         _source,
         _file,
         _row_number,

@@ -10,13 +10,13 @@ source as (
 final as (
 
     select
-        {{ normalize_id('dispute_id') }} as dispute_id,
-        {{ normalize_id('document_id') }} as document_id,
+        dispute_id,
+        document_id,
         opened_at,
         amount,
-        {{ normalize_text('reason') }} as reason,
+        reason,
         resolved_at,
-        {{ normalize_text('resolution') }} as resolution,
+        resolution,
         _source,
         _file,
         _row_number,

@@ -11,7 +11,7 @@ final as (
 
     select
         rate_date,
-        {{ normalize_currency('currency') }} as currency,
+        currency,
         rate_to_reporting,
         _source,
         _file,

@@ -10,8 +10,8 @@ source as (
 final as (
 
     select
-        {{ normalize_id('payment_id') }} as payment_id,
-        {{ normalize_id('document_id') }} as document_id,
+        payment_id,
+        document_id,
         applied_amount,
         applied_date,
         _source,

@@ -10,13 +10,13 @@ source as (
 final as (
 
     select
-        {{ normalize_id('payment_id') }} as payment_id,
-        {{ normalize_id('customer_id') }} as customer_id,
+        payment_id,
+        customer_id,
         payment_date,
-        {{ normalize_currency('currency') }} as currency,
+        currency,
         amount,
-        {{ normalize_code('method') }} as method,
-        {{ normalize_text('reference') }} as reference,
+        method,
+        reference,
         _source,
         _file,
         _row_number,

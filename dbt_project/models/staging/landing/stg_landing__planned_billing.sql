@@ -10,13 +10,13 @@ source as (
 final as (
 
     select
-        {{ normalize_id('plan_id') }} as plan_id,
-        {{ normalize_id('customer_id') }} as customer_id,
+        plan_id,
+        customer_id,
         expected_invoice_date,
-        {{ normalize_currency('currency') }} as currency,
+        currency,
         amount,
-        {{ normalize_code('kind') }} as kind,
-        {{ normalize_id('subscription_id') }} as subscription_id,
+        kind,
+        subscription_id,
         _source,
         _file,
         _row_number,

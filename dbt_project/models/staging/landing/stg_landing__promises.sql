@@ -10,13 +10,13 @@ source as (
 final as (
 
     select
-        {{ normalize_id('promise_id') }} as promise_id,
-        {{ normalize_id('customer_id') }} as customer_id,
-        {{ normalize_id('document_id') }} as document_id,
+        promise_id,
+        customer_id,
+        document_id,
         promised_date,
         promised_amount,
         created_at,
-        {{ normalize_code('status') }} as status,
+        status,
         _source,
         _file,
         _row_number,

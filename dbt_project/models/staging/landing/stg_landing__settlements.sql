@@ -10,14 +10,14 @@ source as (
 final as (
 
     select
-        {{ normalize_id('line_id') }} as line_id,
+        line_id,
         value_date,
-        {{ normalize_currency('currency') }} as currency,
+        currency,
         amount,
-        {{ normalize_text('reference') }} as reference,
-        {{ normalize_text('counterparty') }} as counterparty,
+        reference,
+        counterparty,
         fee,
-        {{ normalize_id('payout_id') }} as payout_id,
+        payout_id,
         _source,
         _file,
         _row_number,

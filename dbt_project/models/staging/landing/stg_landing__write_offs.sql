@@ -10,10 +10,10 @@ source as (
 final as (
 
     select
-        {{ normalize_id('document_id') }} as document_id,
+        document_id,
         amount,
         write_off_date,
-        {{ normalize_text('reason') }} as reason,
+        reason,
         _source,
         _file,
         _row_number,
