@@ -4,6 +4,11 @@
 {%- set buckets = aging_bucket_bounds(var('aging_buckets')) -%}
 {%- set floor = var('ecl_loss_rate_floor', 0.001) -%}
 {%- set ceiling = var('ecl_loss_rate_ceiling', 1) -%}
+{%- if floor is not number or ceiling is not number or not (0 <= floor <= ceiling <= 1) -%}
+    {{ exceptions.raise_compiler_error(
+        "inflow: vars ecl_loss_rate_floor and ecl_loss_rate_ceiling must satisfy "
+        ~ "0 <= floor <= ceiling <= 1, got floor '" ~ floor ~ "', ceiling '" ~ ceiling ~ "'") }}
+{%- endif -%}
 
 with
 

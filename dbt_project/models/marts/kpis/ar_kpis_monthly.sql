@@ -7,6 +7,14 @@
 {%- set countback_months = var('kpi_countback_max_months', 12) -%}
 {%- set at_risk_days = var('kpi_at_risk_days', 90) -%}
 {%- set series = 'partition by dimension_type, dimension_value order by month_start' -%}
+{%- for name, value in [('kpi_dso_months', dso_months), ('kpi_cei_months', cei_months),
+                        ('kpi_countback_max_months', countback_months), ('kpi_at_risk_days', at_risk_days)] -%}
+    {%- if value is not number or value is sameas true or value is sameas false
+        or value != value | int or value < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "inflow: var " ~ name ~ " must be a whole number >= 1, got '" ~ value ~ "'") }}
+    {%- endif -%}
+{%- endfor -%}
 
 with
 

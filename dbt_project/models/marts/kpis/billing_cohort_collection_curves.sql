@@ -5,6 +5,11 @@
     move only with collection, not with FX. -#}
 {%- set as_of = date_literal(var('as_of_date')) -%}
 {%- set max_months = var('kpi_cohort_max_months', 12) -%}
+{%- if max_months is not number or max_months is sameas true or max_months is sameas false
+    or max_months != max_months | int or max_months < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "inflow: var kpi_cohort_max_months must be a whole number >= 1, got '" ~ max_months ~ "'") }}
+{%- endif -%}
 
 with
 

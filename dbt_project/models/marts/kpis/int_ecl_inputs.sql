@@ -9,6 +9,11 @@
 {%- set as_of = date_literal(var('as_of_date')) -%}
 {%- set buckets = aging_bucket_bounds(var('aging_buckets')) -%}
 {%- set lookback_months = var('ecl_lookback_months', 24) -%}
+{%- if lookback_months is not number or lookback_months is sameas true or lookback_months is sameas false
+    or lookback_months != lookback_months | int or lookback_months < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "inflow: var ecl_lookback_months must be a whole number >= 1, got '" ~ lookback_months ~ "'") }}
+{%- endif -%}
 
 with
 
