@@ -17,7 +17,7 @@ import datetime as dt
 import glob
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 
 from expectations.contracts import ENTITIES, Entity
+from expectations.runner import BatchVerdict
 from orchestration.config import InflowConfig, SourceConfig, TableConfig
 from orchestration.defs.ingestion import readers
 from orchestration.defs.ingestion.readers import LANDING, BatchRejected
@@ -35,27 +36,8 @@ TYPED = "_typed"
 RULE_FAILURES = "_rule_failures"
 
 
-@dataclass(frozen=True)
-class RowFailure:
-    """One broken row rule, as the validator reports it."""
-
-    row_number: int
-    rule: str
-    column: str | None
-    detail: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The validator's answer for one typed batch."""
-
-    rejected: bool
-    message: str | None
-    failures: list[RowFailure]
-
-
-#: validate(entity, typed frame, context) -> Verdict. Injected so landing stays testable alone.
-Validator = Callable[[str, pd.DataFrame, "BatchInfo"], Verdict]
+#: validate(entity, typed frame, batch info) -> verdict. Injected so landing stays testable alone.
+Validator = Callable[[str, pd.DataFrame, "BatchInfo"], BatchVerdict]
 
 
 @dataclass(frozen=True)
@@ -66,8 +48,10 @@ class BatchInfo:
     reporting_currency: str
     as_of_date: dt.date
     known_customer_ids: frozenset[str] | None
+    known_account_ids: frozenset[str] | None
     previous_rows: int | None
     drop_threshold: float
+    landed_rows: int | None = None
 
 
 @dataclass
@@ -129,9 +113,9 @@ def _previous_rows(con: duckdb.DuckDBPyConnection, raw_table: str) -> int | None
     )
 
 
-def known_customer_ids(con: duckdb.DuckDBPyConnection) -> frozenset[str] | None:
-    """Accepted customer ids landed so far; None when no customer master has landed at all."""
-    ids = con.execute("select distinct customer_id from raw.customers where _status = 'accepted'").fetchall()
+def accepted_ids(con: duckdb.DuckDBPyConnection, entity_name: str, column: str) -> frozenset[str] | None:
+    """Accepted keys of an entity landed so far (customers, CRM accounts); None when none landed."""
+    ids = con.execute(f"select distinct {column} from raw.{entity_name} where _status = 'accepted'").fetchall()
     return frozenset(r[0] for r in ids) if ids else None
 
 
@@ -170,7 +154,8 @@ def _validate(con: duckdb.DuckDBPyConnection, ent: Entity, validator: Validator,
     ).df()
     verdict = validator(ent.name, frame, info)
     if verdict.rejected:
-        raise BatchRejected("batch_rule", f"{info.file}: {verdict.message}")
+        rule = next(iter(verdict.summary), "batch_rule")
+        raise BatchRejected(rule, f"{info.file}: {verdict.message}")
     failures = pd.DataFrame(
         [(f.row_number, f.rule, f.column, f.detail) for f in verdict.failures],
         columns=["row_number", "rule", "column_name", "detail"],
@@ -309,7 +294,7 @@ def land_batch(
         if landed.rows == 0:
             raise BatchRejected("empty_batch", f"{rec.file}: no data rows (header only or empty)")
         con.execute(f"create or replace temp table {TYPED} as {typed_batch_sql(ent, tbl, LANDING)}")
-        _validate(con, ent, validator, info)
+        _validate(con, ent, validator, replace(info, landed_rows=landed.rows))
         _insert_batch(con, ent, raw_table, rec, owner)
         _deduplicate(con, ent, raw_table, rec, owner)
         counts = first_row(
@@ -346,10 +331,11 @@ def land_table(
     ent = ENTITIES[tbl.entity]
     raw_table = f"{source_name}__{table_name}"
     ensure_raw_table(con, raw_table, ent.name)
-    known = known_customer_ids(con) if "customer_id" in ent.column_names and ent.name != "customers" else None
+    customers = accepted_ids(con, "customers", "customer_id") if "customer_id" in ent.column_names else None
+    accounts = accepted_ids(con, "crm_accounts", "account_id") if ent.name == "crm_accounts" else None
 
     def info_for(file: str) -> BatchInfo:
-        return BatchInfo(file, config.reporting_currency, as_of_date, known,
+        return BatchInfo(file, config.reporting_currency, as_of_date, customers, accounts,
                          _previous_rows(con, raw_table), tbl.row_count_drop_threshold)
 
     def new_record(file: str, checksum: str) -> LoadRecord:

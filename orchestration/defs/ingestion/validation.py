@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from orchestration.defs.ingestion.landing import BatchInfo, Verdict
+from expectations.runner import BatchContext, BatchVerdict, validate_batch
+from orchestration.defs.ingestion.landing import BatchInfo
 
 
-def gx_validator(entity_name: str, frame: pd.DataFrame, info: BatchInfo) -> Verdict:
-    """Placeholder until expectations.runner lands: accepts every typed row."""
-    return Verdict(False, None, [])
+def gx_validator(entity_name: str, frame: pd.DataFrame, info: BatchInfo) -> BatchVerdict:
+    """Validate one typed batch with its entity's suite, relations and batch rules."""
+    context = BatchContext(
+        as_of=info.as_of_date,
+        landed_row_count=info.landed_rows,
+        previous_row_count=info.previous_rows,
+        row_count_drop_threshold=info.drop_threshold,
+        known_account_ids=info.known_account_ids,
+    )
+    return validate_batch(entity_name, frame, reporting_currency=info.reporting_currency,
+                          known_customer_ids=info.known_customer_ids, context=context)
