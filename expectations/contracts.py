@@ -204,6 +204,12 @@ LINEAGE_COLUMNS: dict[str, str] = {
 
 DOCUMENT_TYPES = ("invoice", "credit_memo", "debit_memo")
 
+#: Allowed ``planned_billing.kind`` values (after trim + lower), as DESIGN.md lists them.
+PLANNED_BILLING_KINDS = ("subscription", "renewal", "usage", "one_off")
+
+#: Allowed ``activities.kind`` values (after trim + lower), as DESIGN.md lists them.
+ACTIVITY_KINDS = ("note", "call", "email", "stage_change")
+
 
 def entity(name: str) -> Entity:
     """Return the canonical entity called ``name`` or fail naming the known ones."""

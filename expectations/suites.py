@@ -1,0 +1,435 @@
+"""Great Expectations suites of the canonical entities, built in code from the contract.
+
+One suite per entity: generic expectations derived from the contract (required columns not null,
+ISO 4217 currencies, money within sane bounds, dates within a sane window) plus the entity's own
+business rules (document signs, due dates, rates, statuses...). Every expectation carries in its
+``meta`` the stable rule name (:mod:`expectations.rules`), the column a failure is reported on and
+a detail template over the batch's columns, so a validation result explains itself and the
+runner needs no second table mapping expectations to rules.
+
+Suites validate the frame :func:`validation_frame` prepares: canonical columns in dtypes GX's
+pandas engine compares vectorised (datetime64[ns], float64), indexed by the file's row number.
+Values are expected normalized as landing types them (trimmed, blank as null, currency upper,
+codes lower, all-digit ids without leading zeros): what is validated is exactly what lands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from string import Formatter
+from typing import Callable
+
+import great_expectations as gx
+import numpy as np
+import pandas as pd
+from great_expectations.expectations import Expectation
+from great_expectations.expectations.row_conditions import Column as Col
+from great_expectations.expectations.row_conditions import Condition
+
+from expectations.contracts import (
+    ACTIVITY_KINDS,
+    DOCUMENT_TYPES,
+    PLANNED_BILLING_KINDS,
+    Column,
+    Entity,
+    entity,
+)
+from expectations.currencies import ISO_4217_CURRENCIES
+
+E = gx.expectations
+
+#: Dates that legitimately lie in the future (terms, plans, promises) get the longer horizon.
+FORWARD_DATES: dict[str, frozenset[str]] = {
+    "invoices": frozenset({"due_date"}),
+    "planned_billing": frozenset({"expected_invoice_date"}),
+    "promises": frozenset({"promised_date"}),
+}
+#: Invoice statuses (after lower-casing) that say the document is settled / still owed.
+CLOSED_STATUSES = ("paid", "closed")
+OPEN_STATUSES = ("open", "unpaid", "overdue", "partially_paid")
+DEBIT_TYPES = ("invoice", "debit_memo")
+#: Deliberately loose: catches names, phone numbers and missing domains, not RFC 5322 corner cases.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: Money arrives as float64 converted from DECIMAL(18,2): "zero" means within half a cent.
+HALF_CENT = 0.005
+#: A rate is DECIMAL(18,8); the reporting currency's own rate must be 1 to that precision.
+RATE_EPSILON = 1e-8
+#: datetime64[ns] holds 1677-09-21..2262-04-11; values outside are clipped just inside, which
+#: keeps them outside every sane window while GX compares the column vectorised.
+NS_FLOOR, NS_CEILING = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01")
+#: Low-cardinality codes that row conditions and value sets test: categorical, so GX's repeated
+#: filtering compares small integer codes instead of a million strings each time.
+CODE_COLUMNS = frozenset({"currency", "document_type", "status", "kind"})
+#: Helper column: promises.created_at truncated to its day, so a promise made for later the
+#: same day is not "before" its creation.
+CREATED_ON = "_created_on"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The sane window for dates and the bound on money values of one validation."""
+
+    as_of: dt.date | None
+    earliest_date: dt.date
+    days_ahead: int
+    days_ahead_forward: int
+    max_abs_amount: float
+
+    def latest(self, forward: bool) -> dt.datetime | None:
+        """Last acceptable instant for a column; None (no upper bound) without an as-of date."""
+        if self.as_of is None:
+            return None
+        days = self.days_ahead_forward if forward else self.days_ahead
+        return dt.datetime.combine(self.as_of + dt.timedelta(days=days), dt.time.max)
+
+
+def _expect(kind: type[Expectation], rule: str, reported: str, detail: str, **kwargs) -> Expectation:
+    """An expectation tagged with its rule, the column a failure is reported on, and its detail."""
+    return kind(meta={"rule": rule, "column": reported, "detail": detail}, **kwargs)
+
+
+def _positive(rule: str, column: str, condition: Condition | None = None) -> Expectation:
+    return _expect(
+        E.ExpectColumnValuesToBeBetween, rule, column, f"{column} {{{column}}} is not positive",
+        column=column, min_value=0, strict_min=True, row_condition=condition,
+    )
+
+
+def _in_set(rule: str, column: str, allowed: tuple[str, ...]) -> Expectation:
+    return _expect(
+        E.ExpectColumnValuesToBeInSet, rule, column,
+        f"{column} {{{column}}} is not one of {', '.join(allowed)}",
+        column=column, value_set=list(allowed),
+    )
+
+
+def _not_before(rule: str, later: str, earlier: str, detail: str) -> Expectation:
+    return _expect(
+        E.ExpectColumnPairValuesAToBeGreaterThanB, rule, later, detail,
+        column_A=later, column_B=earlier, or_equal=True, ignore_row_if="either_value_is_missing",
+    )
+
+
+# --- generic expectations, derived from the contract ---------------------------------------
+
+
+def _required(ent: Entity) -> list[Expectation]:
+    return [
+        _expect(E.ExpectColumnValuesToNotBeNull, "required_value_missing", name, f"required {name} is empty", column=name)
+        for name in ent.required
+    ]
+
+
+def _currency(ent: Entity) -> list[Expectation]:
+    if "currency" not in ent.column_names:
+        return []
+    return [
+        _expect(
+            E.ExpectColumnValuesToBeInSet, "currency_not_iso4217", "currency",
+            "currency {currency} is not an active ISO 4217 code",
+            column="currency", value_set=sorted(ISO_4217_CURRENCIES),
+        )
+    ]
+
+
+def _amount_bounds(ent: Entity, bounds: Bounds) -> list[Expectation]:
+    limit = bounds.max_abs_amount
+    return [
+        _expect(
+            E.ExpectColumnValuesToBeBetween, "amount_out_of_bounds", col.name,
+            f"{col.name} {{{col.name}}} is beyond the sane bound of +/-{limit:,.2f}",
+            column=col.name, min_value=-limit, max_value=limit,
+        )
+        for col in ent.columns
+        if col.type == "money"
+    ]
+
+
+def _date_bounds(ent: Entity, bounds: Bounds) -> list[Expectation]:
+    earliest = dt.datetime.combine(bounds.earliest_date, dt.time())
+    out = []
+    for col in ent.columns:
+        if col.type not in ("date", "timestamp"):
+            continue
+        latest = bounds.latest(forward=col.name in FORWARD_DATES.get(ent.name, frozenset()))
+        window = (
+            f"on or after {bounds.earliest_date}" if latest is None
+            else f"between {bounds.earliest_date} and {latest.date()}"
+        )
+        out.append(
+            _expect(
+                E.ExpectColumnValuesToBeBetween, "date_out_of_range", col.name,
+                f"{col.name} {{{col.name}}} is not {window}",
+                column=col.name, min_value=earliest, max_value=latest,
+            )
+        )
+    return out
+
+
+# --- entity business rules -------------------------------------------------------------------
+
+
+def _within_document_amount(column: str, rule: str) -> list[Expectation]:
+    """``column`` shares the document amount's sign and does not exceed it in magnitude.
+
+    Only rows whose amount already has the right sign are checked, so a wrongly signed document
+    is reported once (by its sign rule), not again for each of its dependent amounts.
+    """
+    debit = Col("document_type").is_in(DEBIT_TYPES) & (Col("amount") > 0)
+    credit = (Col("document_type") == "credit_memo") & (Col("amount") < 0)
+    sign = f"{column} {{{column}}} has the opposite sign of {{document_type}} amount {{amount}}"
+    size = f"{column} {{{column}}} exceeds {{document_type}} amount {{amount}}"
+    return [
+        _expect(E.ExpectColumnValuesToBeBetween, rule, column, sign, column=column, min_value=0, row_condition=debit),
+        _expect(
+            E.ExpectColumnPairValuesAToBeGreaterThanB, rule, column, size, column_A="amount", column_B=column,
+            or_equal=True, ignore_row_if="either_value_is_missing", row_condition=debit,
+        ),
+        _expect(E.ExpectColumnValuesToBeBetween, rule, column, sign, column=column, max_value=0, row_condition=credit),
+        _expect(
+            E.ExpectColumnPairValuesAToBeGreaterThanB, rule, column, size, column_A=column, column_B="amount",
+            or_equal=True, ignore_row_if="either_value_is_missing", row_condition=credit,
+        ),
+    ]
+
+
+def _invoices(reporting_currency: str) -> list[Expectation]:
+    status = "status {status} but external_open_amount is {external_open_amount}"
+    return [
+        _in_set("document_type_invalid", "document_type", DOCUMENT_TYPES),
+        _not_before(
+            "due_before_document_date", "due_date", "document_date",
+            "due_date {due_date} is before document_date {document_date}",
+        ),
+        _expect(
+            E.ExpectColumnValuesToBeBetween, "invoice_amount_not_positive", "amount",
+            "{document_type} amount {amount} is not positive",
+            column="amount", min_value=0, strict_min=True, row_condition=Col("document_type").is_in(DEBIT_TYPES),
+        ),
+        _expect(
+            E.ExpectColumnValuesToBeBetween, "credit_memo_amount_not_negative", "amount",
+            "credit_memo amount {amount} is not negative after the source's sign convention",
+            column="amount", max_value=0, strict_max=True, row_condition=Col("document_type") == "credit_memo",
+        ),
+        *_within_document_amount("tax_amount", "tax_amount_inconsistent"),
+        *_within_document_amount("external_open_amount", "external_open_amount_inconsistent"),
+        _expect(
+            E.ExpectColumnValuesToBeBetween, "payment_status_inconsistent", "external_open_amount", status,
+            column="external_open_amount", min_value=-HALF_CENT, max_value=HALF_CENT,
+            row_condition=Col("status").is_in(CLOSED_STATUSES),
+        ),
+        _expect(
+            E.ExpectColumnValuesToNotBeInSet, "payment_status_inconsistent", "external_open_amount", status,
+            column="external_open_amount", value_set=[0.0], row_condition=Col("status").is_in(OPEN_STATUSES),
+        ),
+    ]
+
+
+def _customers(reporting_currency: str) -> list[Expectation]:
+    return [
+        _expect(
+            E.ExpectColumnValuesToBeBetween, "credit_limit_negative", "credit_limit",
+            "credit_limit {credit_limit} is negative", column="credit_limit", min_value=0,
+        )
+    ]
+
+
+def _fx_rates(reporting_currency: str) -> list[Expectation]:
+    return [
+        _positive("fx_rate_not_positive", "rate_to_reporting"),
+        _expect(
+            E.ExpectColumnValuesToBeBetween, "fx_rate_reporting_currency_not_one", "rate_to_reporting",
+            "rate_to_reporting {rate_to_reporting} of the reporting currency {currency} is not 1",
+            column="rate_to_reporting", min_value=1 - RATE_EPSILON, max_value=1 + RATE_EPSILON,
+            row_condition=Col("currency") == reporting_currency,
+        ),
+    ]
+
+
+def _crm_contacts(reporting_currency: str) -> list[Expectation]:
+    return [
+        _expect(
+            E.ExpectColumnValuesToMatchRegex, "email_invalid", "email", "email {email} is not an email address",
+            column="email", regex=EMAIL_PATTERN,
+        )
+    ]
+
+
+def _promises(reporting_currency: str) -> list[Expectation]:
+    return [
+        _positive("promise_amount_not_positive", "promised_amount"),
+        _not_before(
+            "promise_date_before_created", "promised_date", CREATED_ON,
+            "promised_date {promised_date} is before the promise was recorded at {created_at}",
+        ),
+    ]
+
+
+def _disputes(reporting_currency: str) -> list[Expectation]:
+    return [
+        _positive("dispute_amount_not_positive", "amount"),
+        _not_before(
+            "dispute_resolved_before_opened", "resolved_at", "opened_at",
+            "resolved_at {resolved_at} is before opened_at {opened_at}",
+        ),
+    ]
+
+
+def _no_rules(reporting_currency: str) -> list[Expectation]:
+    """Settlement and bank lines carry both signs (payouts, refunds, fees): generic rules only."""
+    return []
+
+
+ENTITY_EXPECTATIONS: dict[str, Callable[[str], list[Expectation]]] = {
+    "customers": _customers,
+    "invoices": _invoices,
+    "payments": lambda _: [_positive("payment_amount_not_positive", "amount")],
+    "payment_applications": lambda _: [_positive("applied_amount_not_positive", "applied_amount")],
+    "write_offs": lambda _: [_positive("write_off_amount_not_positive", "amount")],
+    "fx_rates": _fx_rates,
+    "crm_accounts": _no_rules,  # parent links are graph rules: expectations.relations
+    "crm_contacts": _crm_contacts,
+    "planned_billing": lambda _: [
+        _positive("planned_amount_not_positive", "amount"),
+        _in_set("planned_billing_kind_invalid", "kind", PLANNED_BILLING_KINDS),
+    ],
+    "settlements": _no_rules,
+    "bank_lines": _no_rules,
+    "activities": lambda _: [_in_set("activity_kind_invalid", "kind", ACTIVITY_KINDS)],
+    "promises": _promises,
+    "disputes": _disputes,
+}
+
+
+def entity_expectations(entity_name: str, reporting_currency: str, bounds: Bounds) -> list[Expectation]:
+    """Every expectation of one entity: the contract's generic ones, then its business rules."""
+    ent = entity(entity_name)
+    return [
+        *_required(ent),
+        *_currency(ent),
+        *_amount_bounds(ent, bounds),
+        *_date_bounds(ent, bounds),
+        *ENTITY_EXPECTATIONS[ent.name](reporting_currency),
+    ]
+
+
+def entity_suite(entity_name: str, reporting_currency: str, bounds: Bounds) -> gx.ExpectationSuite:
+    """The entity's whole suite, e.g. to inspect or export it; validation runs it in parts."""
+    expectations = entity_expectations(entity_name, reporting_currency, bounds)
+    return gx.ExpectationSuite(name=f"inflow.{entity_name}", expectations=expectations)
+
+
+@dataclass(frozen=True)
+class SuitePart:
+    """Expectations that read only ``columns``, validated together on just those columns."""
+
+    columns: tuple[str, ...]
+    suite: gx.ExpectationSuite
+
+
+@functools.lru_cache(maxsize=128)
+def suite_parts(entity_name: str, reporting_currency: str, bounds: Bounds) -> tuple[SuitePart, ...]:
+    """The entity's suite split by the columns each expectation reads; built once, then cached.
+
+    GX's pandas engine copies the whole batch frame for every expectation that skips nulls or
+    has a row condition, so one suite over a wide frame costs expectations x columns x rows.
+    Validating each group on a frame of its own two or three columns keeps a million-row batch
+    within seconds. An expectation joins the widest group that already covers its columns.
+    """
+    groups: dict[frozenset[str], list[Expectation]] = {}
+    expectations = entity_expectations(entity_name, reporting_currency, bounds)
+    for expectation in sorted(expectations, key=lambda e: -len(_reads(e))):
+        columns = _reads(expectation)
+        home = next((cols for cols in groups if columns <= cols), columns)
+        groups.setdefault(home, []).append(expectation)
+    return tuple(
+        SuitePart(tuple(sorted(cols)), gx.ExpectationSuite(name=f"inflow.{entity_name}.{'+'.join(sorted(cols))}", expectations=members))
+        for cols, members in groups.items()
+    )
+
+
+def _reads(expectation: Expectation) -> frozenset[str]:
+    """Columns an expectation reads: its domain columns and those of its row condition."""
+    domain = {getattr(expectation, attr, None) for attr in ("column", "column_A", "column_B")}
+    return frozenset(name for name in domain | _condition_columns(expectation.row_condition) if name)
+
+
+def _condition_columns(condition: Condition | None) -> set[str]:
+    if condition is None:
+        return set()
+    if hasattr(condition, "conditions"):
+        return set().union(*(_condition_columns(c) for c in condition.conditions))
+    return {condition.column.name}
+
+
+# --- the frame GX validates ------------------------------------------------------------------
+
+
+def _nanosecond_datetimes(values: pd.Series) -> pd.Series:
+    """datetime64[ns] (GX compares only that unit vectorised), far-off values clipped inside it."""
+    stamps = values if pd.api.types.is_datetime64_dtype(values) else pd.to_datetime(values)
+    if stamps.dtype == "datetime64[ns]":
+        return stamps
+    return stamps.clip(NS_FLOOR, NS_CEILING).astype("datetime64[ns]")
+
+
+def _comparable(col: Column, values: pd.Series) -> pd.Series:
+    if col.name in CODE_COLUMNS:
+        return values.astype("category")
+    if col.type in ("date", "timestamp"):
+        return _nanosecond_datetimes(values)
+    if col.type in ("money", "rate", "int"):
+        return pd.to_numeric(values).astype("float64")
+    return values
+
+
+def validation_frame(ent: Entity, frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical columns (absent optional ones as nulls) in comparable dtypes, indexed by row number.
+
+    The index is the batch's ``_row_number`` and deliberately unnamed: GX then reports failing
+    rows as plain index values, where ``unexpected_index_column_names`` would look each one up
+    (minutes, not milliseconds, when a whole column is wrong in a million-row file).
+    """
+    columns = {
+        col.name: _comparable(col, frame[col.name] if col.name in frame else pd.Series(None, index=frame.index, dtype=object))
+        for col in ent.columns
+    }
+    prepared = pd.DataFrame(columns, index=frame.index)
+    if ent.name == "promises":
+        prepared[CREATED_ON] = prepared["created_at"].dt.floor("D")
+    prepared.index = pd.Index(frame["_row_number"].to_numpy())
+    return prepared
+
+
+# --- turning failing rows into words ---------------------------------------------------------
+
+
+def show(col: Column, value: object) -> str:
+    """A value as a detail names it: quoted text, ISO dates, money with cents."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "null"
+    if col.type == "timestamp" and isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if col.type in ("date", "timestamp"):
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    if col.type == "money":
+        return f"{value:.2f}"
+    if col.type == "rate":
+        return f"{value:.8f}"
+    return repr(str(value))
+
+
+def render_details(ent: Entity, template: str, frame: pd.DataFrame, positions: np.ndarray) -> tuple[str, ...]:
+    """Fill a detail template with the batch's own values (as landed) of the failing rows."""
+    fields = sorted({name for _, name, _, _ in Formatter().parse(template) if name})
+    if not fields:
+        return (template,) * len(positions)
+    shown = {
+        name: [show(ent.column(name), v) for v in frame[name].take(positions).tolist()]
+        if name in frame
+        else ["null"] * len(positions)
+        for name in fields
+    }
+    return tuple(template.format(**dict(zip(fields, row))) for row in zip(*(shown[f] for f in fields)))
