@@ -1,0 +1,288 @@
+"""Defects real exports have, injected into otherwise clean exports and logged row by row.
+
+With a defect rate R each applicable row of an ERP document export is defective with
+probability R (one defect per row, the kind drawn uniformly among the kinds that apply to it);
+payment exports get identifier defects at the same rate and the CRM hierarchy gets parent-account
+cycles. So that every kind is exercised even in a small company, each kind not yet injected is
+forced once into the first file that has a row it applies to. Nothing is injected at R = 0.
+
+Every defect is written to ``defects.csv`` (file, 1-based data row, column, defect) so tests and
+quality gates can check each one is caught. Defects never change the ledger itself: the clean
+rows of a company are the same whatever the rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from seeds.ledger import CREDIT_MEMO, INVOICE
+from seeds.textio import Columns, CsvSink, date_text, money_text, money_text_eu, take_rows, timestamp_text
+
+DUPLICATE_ROW = "duplicate_row"
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+LEADING_ZEROS = "leading_zeros"
+DATE_FORMAT = "date_format"
+EUROPEAN_DECIMAL = "european_decimal"
+NEGATIVE_AMOUNT = "negative_amount"
+CREDIT_MEMO_WRONG_SIGN = "credit_memo_wrong_sign"
+UNKNOWN_CURRENCY = "unknown_currency"
+UNKNOWN_CUSTOMER = "unknown_customer"
+STRAY_WHITESPACE = "stray_whitespace"
+HIERARCHY_CYCLE = "hierarchy_cycle"
+
+DOCUMENT_DEFECTS = (
+    DUPLICATE_ROW, CONFLICTING_DUPLICATE, LEADING_ZEROS, DATE_FORMAT, EUROPEAN_DECIMAL,
+    NEGATIVE_AMOUNT, CREDIT_MEMO_WRONG_SIGN, UNKNOWN_CURRENCY, UNKNOWN_CUSTOMER, STRAY_WHITESPACE,
+)
+PAYMENT_DEFECTS = (LEADING_ZEROS, STRAY_WHITESPACE)
+DEFECT_KINDS = DOCUMENT_DEFECTS + (HIERARCHY_CYCLE,)
+#: Non-ISO date formats a defect may use. Day-first is always unambiguous to a reader that tries
+#: ISO, then day-first, then month-first; month-first is only written when the day exceeds 12.
+DAY_FIRST, MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
+UNKNOWN_CURRENCIES = ("XXX", "US$")
+LOG_HEADER = ["file", "row_number", "column", "defect"]
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """The values behind one document export, in its row order, that defects are derived from."""
+
+    doc_type: np.ndarray
+    amount: np.ndarray  # cents
+    day: np.ndarray
+    due_day: np.ndarray  # -1 when empty
+    last_modified: np.ndarray  # epoch seconds
+
+
+class DefectInjector:
+    """Applies defects at a fixed rate and records each in ``defects.csv``."""
+
+    def __init__(self, rate: float, log_path: Path):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"defect rate must be in [0, 1), got {rate}")
+        self.rate = rate
+        self._log = CsvSink(log_path, LOG_HEADER)
+        self._pending = set(DEFECT_KINDS) if rate > 0 else set()
+        self.counts: dict[str, int] = {k: 0 for k in DEFECT_KINDS}
+        self.date_formats: set[str] = set()
+
+    def close(self) -> None:
+        self._log.close()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def _record(self, file: str, rows: np.ndarray, columns: list[str], kinds: list[str]) -> None:
+        if not len(rows):
+            return
+        order = np.argsort(rows, kind="stable")
+        self._log.write(
+            {
+                "file": pa.array([file] * len(rows), pa.string()),
+                "row_number": pa.array(np.asarray(rows)[order]).cast(pa.string()),
+                "column": pa.array(np.asarray(columns, dtype=object)[order], pa.string()),
+                "defect": pa.array(np.asarray(kinds, dtype=object)[order], pa.string()),
+            }
+        )
+        for kind in kinds:
+            self.counts[kind] += 1
+            self._pending.discard(kind)
+
+    def _choose(self, rng: np.random.Generator, kinds: tuple[str, ...], applies: np.ndarray) -> np.ndarray:
+        """Defect kind index per row (-1 for clean rows). ``applies`` is kinds x rows."""
+        n = applies.shape[1]
+        chosen = np.full(n, -1)
+        if self.rate == 0 or n == 0:
+            return chosen
+        defective = (rng.random(n) < self.rate) & applies.any(axis=0)
+        pick = (rng.random(n) * applies.sum(axis=0)).astype(np.int64)
+        kind = np.argmax(np.cumsum(applies, axis=0) > pick, axis=0)
+        chosen[defective] = kind[defective]
+        for k, name in enumerate(kinds):
+            if name in self._pending and not (chosen == k).any():
+                free = np.flatnonzero(applies[k] & (chosen < 0))
+                if len(free):
+                    chosen[rng.choice(free)] = k
+        return chosen
+
+    def documents(self, rng: np.random.Generator, file: str, table: Columns, facts: DocumentFacts) -> Columns:
+        """Defects of an ERP document export (invoices, credit and debit memos)."""
+        n = len(facts.doc_type)
+        applies = np.ones((len(DOCUMENT_DEFECTS), n), dtype=bool)
+        applies[DOCUMENT_DEFECTS.index(NEGATIVE_AMOUNT)] = facts.doc_type == INVOICE
+        applies[DOCUMENT_DEFECTS.index(CREDIT_MEMO_WRONG_SIGN)] = facts.doc_type == CREDIT_MEMO
+        chosen = self._choose(rng, DOCUMENT_DEFECTS, applies)
+        if not (chosen >= 0).any():
+            return table
+        edits = _Edits(table)
+        log_rows: list[np.ndarray] = []
+        log_cols: list[str] = []
+        log_kinds: list[str] = []
+
+        def rows_of(kind: str) -> np.ndarray:
+            return np.flatnonzero(chosen == DOCUMENT_DEFECTS.index(kind))
+
+        def note(rows: np.ndarray, column: str | np.ndarray, kind: str) -> None:
+            log_rows.append(rows)
+            log_cols.extend(np.broadcast_to(np.asarray(column, dtype=object), rows.shape).tolist())
+            log_kinds.extend([kind] * len(rows))
+
+        rows = rows_of(LEADING_ZEROS)
+        edits.set("CustNo", rows, pc.binary_join_element_wise("00", table["CustNo"].take(pa.array(rows)), ""))
+        note(rows, "CustNo", LEADING_ZEROS)
+
+        rows = rows_of(UNKNOWN_CUSTOMER)
+        edits.set("CustNo", rows, pa.array(rng.integers(90_000_000, 100_000_000, len(rows))).cast(pa.string()))
+        note(rows, "CustNo", UNKNOWN_CUSTOMER)
+
+        rows = rows_of(UNKNOWN_CURRENCY)
+        edits.set("Curr", rows, pa.array(np.array(UNKNOWN_CURRENCIES)[rng.integers(0, 2, len(rows))], pa.string()))
+        note(rows, "Curr", UNKNOWN_CURRENCY)
+
+        rows = rows_of(STRAY_WHITESPACE)
+        columns = np.array(["CustNo", "Curr", "DocType"])[rng.integers(0, 3, len(rows))]
+        for column in ("CustNo", "Curr", "DocType"):
+            sel = rows[columns == column]
+            edits.set(column, sel, _pad(rng, table[column].take(pa.array(sel))))
+        note(rows, columns, STRAY_WHITESPACE)
+
+        rows = rows_of(EUROPEAN_DECIMAL)
+        edits.set("Amount", rows, money_text_eu(facts.amount[rows]))
+        note(rows, "Amount", EUROPEAN_DECIMAL)
+
+        for kind in (NEGATIVE_AMOUNT, CREDIT_MEMO_WRONG_SIGN):
+            rows = rows_of(kind)
+            edits.set("Amount", rows, money_text(-facts.amount[rows]))
+            note(rows, "Amount", kind)
+
+        rows = rows_of(DATE_FORMAT)
+        use_due = (facts.due_day[rows] >= 0) & (rng.random(len(rows)) < 0.4)
+        days = np.where(use_due, facts.due_day[rows], facts.day[rows])
+        month_first = (_day_of_month(days) > 12) & (rng.random(len(rows)) < 0.5)
+        for column, fmt_mask in (("DocDate", ~use_due), ("DueDate", use_due)):
+            for fmt, mask in ((DAY_FIRST, ~month_first), (MONTH_FIRST, month_first)):
+                sel = fmt_mask & mask
+                if sel.any():
+                    edits.set(column, rows[sel], date_text(days[sel], fmt))
+                    self.date_formats.add(fmt)
+        note(rows, np.where(use_due, "DueDate", "DocDate"), DATE_FORMAT)
+
+        table = edits.apply()
+        copies = np.concatenate([rows_of(DUPLICATE_ROW), rows_of(CONFLICTING_DUPLICATE)])
+        stale = np.concatenate([np.zeros(len(rows_of(DUPLICATE_ROW)), bool), np.ones(len(rows_of(CONFLICTING_DUPLICATE)), bool)])
+        table, position = _insert_copies(rng, table, facts, copies, stale)
+        in_place = np.concatenate(log_rows) if log_rows else np.zeros(0, np.int64)
+        copy_rows = position[n:] + 1
+        self._record(
+            file,
+            np.concatenate([position[in_place] + 1, copy_rows]),
+            log_cols + np.where(stale, "Amount", "").tolist(),
+            log_kinds + [CONFLICTING_DUPLICATE if s else DUPLICATE_ROW for s in stale],
+        )
+        return table
+
+    def payments(self, rng: np.random.Generator, file: str, table: Columns) -> Columns:
+        """Customer-number defects of a payment export: leading zeros and stray whitespace."""
+        n = len(table["CustNo"])
+        chosen = self._choose(rng, PAYMENT_DEFECTS, np.ones((len(PAYMENT_DEFECTS), n), dtype=bool))
+        zeros, spaces = np.flatnonzero(chosen == 0), np.flatnonzero(chosen == 1)
+        if not len(zeros) + len(spaces):
+            return table
+        edits = _Edits(table)
+        edits.set("CustNo", zeros, pc.binary_join_element_wise("00", table["CustNo"].take(pa.array(zeros)), ""))
+        edits.set("CustNo", spaces, _pad(rng, table["CustNo"].take(pa.array(spaces))))
+        self._record(
+            file,
+            np.concatenate([zeros, spaces]) + 1,
+            ["CustNo"] * (len(zeros) + len(spaces)),
+            [LEADING_ZEROS] * len(zeros) + [STRAY_WHITESPACE] * len(spaces),
+        )
+        return edits.apply()
+
+    def hierarchy(self, rng: np.random.Generator, file: str, column: str, parent: np.ndarray) -> np.ndarray:
+        """Close A -> B -> A loops in a parent hierarchy: a top-level parent A gets one of its
+        own children B as parent. Returns the new parent index array (-1 for none)."""
+        roots = np.flatnonzero(parent < 0)
+        roots = roots[np.isin(roots, parent)]  # top-level parents that have children
+        if self.rate == 0 or not len(roots):
+            return parent
+        count = int(rng.binomial(len(roots), self.rate))
+        count = max(count, 1 if HIERARCHY_CYCLE in self._pending else 0)
+        chosen = np.sort(rng.choice(roots, min(count, len(roots)), replace=False))
+        out = parent.copy()
+        for root in chosen:
+            out[root] = rng.choice(np.flatnonzero(parent == root))
+        self._record(file, chosen + 1, [column] * len(chosen), [HIERARCHY_CYCLE] * len(chosen))
+        return out
+
+
+class _Edits:
+    """Cell replacements collected per column, applied in one pass per column."""
+
+    def __init__(self, table: Columns):
+        self._table = table
+        self._rows: dict[str, list[np.ndarray]] = {}
+        self._values: dict[str, list[pa.Array]] = {}
+
+    def set(self, column: str, rows: np.ndarray, values: pa.Array) -> None:
+        if len(rows):
+            self._rows.setdefault(column, []).append(np.asarray(rows))
+            self._values.setdefault(column, []).append(values)
+
+    def apply(self) -> Columns:
+        out = dict(self._table)
+        for column, parts in self._rows.items():
+            rows = np.concatenate(parts)
+            values = pa.concat_arrays([v.cast(pa.string()) for v in self._values[column]])
+            order = np.argsort(rows, kind="stable")
+            mask = np.zeros(len(out[column]), dtype=bool)
+            mask[rows] = True
+            out[column] = pc.replace_with_mask(out[column], pa.array(mask), values.take(pa.array(order)))
+        return out
+
+
+def _day_of_month(days: np.ndarray) -> np.ndarray:
+    dates = days.astype("datetime64[D]")
+    return (dates - dates.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+
+
+def _pad(rng: np.random.Generator, values: pa.Array) -> pa.Array:
+    """Stray whitespace: a leading space, a trailing space, or both."""
+    variant = rng.integers(0, 3, len(values))
+    left = pa.array(np.where(variant != 1, " ", ""), pa.string())
+    right = pa.array(np.where(variant != 0, " ", ""), pa.string())
+    return pc.binary_join_element_wise(left, values, right, "")
+
+
+def _insert_copies(
+    rng: np.random.Generator, table: Columns, facts: DocumentFacts, rows: np.ndarray, stale: np.ndarray
+) -> tuple[Columns, np.ndarray]:
+    """Insert a copy right after each of ``rows``; stale copies carry an earlier version of the
+    document (different amount, earlier ``LastModified``), so the latest version must win.
+
+    Returns the new table and, for every original row then every copy, its new 0-based position.
+    """
+    n = len(facts.doc_type)
+    copies = take_rows(table, rows)
+    if stale.any():
+        k = int(stale.sum())
+        sel = rows[stale]
+        factor = rng.uniform(0.8, 1.2, k)
+        older = np.round(facts.amount[sel] * factor).astype(np.int64)
+        older = np.where(older == facts.amount[sel], facts.amount[sel] + 100, older)
+        mask = pa.array(stale)
+        copies["Amount"] = pc.replace_with_mask(copies["Amount"], mask, money_text(older))
+        earlier = facts.last_modified[sel] - rng.integers(3_600, 259_200, k)
+        copies["LastModified"] = pc.replace_with_mask(copies["LastModified"], mask, timestamp_text(earlier))
+    keys = np.concatenate([2 * np.arange(n), 2 * rows + 1])
+    order = np.argsort(keys, kind="stable")
+    position = np.empty(len(keys), dtype=np.int64)
+    position[order] = np.arange(len(keys))
+    combined = {c: pa.concat_arrays([table[c], copies[c]]) for c in table}
+    return take_rows(combined, order), position

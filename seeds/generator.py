@@ -1,0 +1,363 @@
+"""Generate a complete synthetic company as source-system exports plus its ``inflow.yml``.
+
+``generate_company`` is the public entry point (the ``inflow generate`` command calls it). It
+streams: each month's documents are issued, their futures drawn, the month closed and its files
+written before the next month starts, so memory is bounded by a month of documents plus the
+events still waiting for later months, whatever the size of the company.
+
+Determinism: every random draw comes from a generator seeded with ``(seed, stream, month)``, so a
+seed gives the same bytes every time, and the defect stream is separate from the ledger streams,
+so the clean rows of a company do not depend on the defect rate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from seeds import billing, crm, exports, ledger
+from seeds.calendar import SECONDS_PER_DAY, Month, day_number, months_between
+from seeds.defects import DAY_FIRST, MONTH_FIRST, DefectInjector, DocumentFacts
+from seeds.fx import render_fx_rates
+from seeds.inflow_yml import PATHS, build_config, write_config
+from seeds.population import CURRENCIES, Population, build_population
+from seeds.textio import CsvSink, Columns, write_csv
+from seeds.treasury import CashBook
+from seeds.workflow import WorkflowDatabase
+
+#: Full calendar months of history before the as-of month (which is generated up to as-of).
+HISTORY_MONTHS = 24
+ANNUAL_GROWTH = 0.2
+CONFIG_FILE = "inflow.yml"
+DEFECTS_FILE = "defects.csv"
+#: Top-level entries a generated company consists of; only these are replaced on regeneration.
+GENERATED_ENTRIES = ("erp", "crm", "billing", "processor", "bank", "workflow", CONFIG_FILE, DEFECTS_FILE)
+
+
+class Stream(IntEnum):
+    """Independent random streams; adding a draw to one never shifts another."""
+
+    POPULATION = 1
+    FX = 2
+    SUBSCRIPTIONS = 3
+    PLANS = 4
+    ISSUE = 5
+    SETTLE = 6
+    CLOSE = 7
+    CASH = 8
+    CRM = 9
+    DOCUMENT_DEFECTS = 10
+    PAYMENT_DEFECTS = 11
+    CRM_DEFECTS = 12
+    STAMPS = 13
+    FUTURE_PLANS = 14
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    """What was written: data rows per file (relative to ``out_dir``), defects per kind."""
+
+    out_dir: Path
+    config_path: Path
+    rows_per_file: dict[str, int]
+    defects: dict[str, int]
+    seconds: float
+    invoices: int
+
+    def rows_under(self, prefix: str) -> int:
+        """Total rows of the files whose relative path starts with ``prefix``."""
+        return sum(n for path, n in self.rows_per_file.items() if path.startswith(prefix))
+
+
+def _rng(seed: int, stream: Stream, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([seed, int(stream), *keys])
+
+
+def _validate(customers: int, invoices: int, seed: int, defect_rate: float, as_of: dt.date) -> None:
+    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
+        raise TypeError(f"as_of must be a datetime.date (a day, not a timestamp), got {as_of!r}")
+    if customers < 10:
+        raise ValueError(f"customers must be at least 10, got {customers}")
+    if invoices < 100:
+        raise ValueError(f"invoices must be at least 100 (a few per month of history), got {invoices}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    if not 0.0 <= defect_rate < 0.5:
+        raise ValueError(f"defect_rate must be in [0, 0.5), got {defect_rate}")
+
+
+def _prepare(out_dir: Path) -> None:
+    """Create ``out_dir``, replacing a previous generation; refuse to touch anything else."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise NotADirectoryError(f"{out_dir} exists and is not a folder")
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in GENERATED_ENTRIES)
+        if foreign:
+            raise FileExistsError(
+                f"{out_dir} holds files the generator did not write ({', '.join(foreign[:5])}); "
+                "choose an empty or new folder"
+            )
+        for name in GENERATED_ENTRIES:
+            target = out_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def invoices_per_month(months: list[Month], as_of: int, total: int) -> np.ndarray:
+    """Split ``total`` invoices over the months: ~20 %/year growth, busier quarter ends, the
+    as-of month pro rata to the days elapsed. Largest-remainder rounding keeps the exact total."""
+    index = np.arange(len(months))
+    elapsed = np.array([(min(m.last_day, as_of) - m.first_day + 1) / m.days for m in months])
+    quarter_end = np.array([1.1 if int(m.label[5:]) % 3 == 0 else 1.0 for m in months])
+    weights = (1 + ANNUAL_GROWTH) ** (index / 12) * quarter_end * elapsed
+    share = weights / weights.sum() * total
+    counts = np.floor(share).astype(np.int64)
+    counts[np.argsort(-(share - counts), kind="stable")[: total - counts.sum()]] += 1
+    return counts
+
+
+class _Outputs:
+    """The files that grow month by month, and the per-file row counts."""
+
+    def __init__(self, out_dir: Path, rate: float):
+        self.out_dir = out_dir
+        self.rows: dict[str, int] = {}
+        self.write_offs = CsvSink(out_dir / PATHS["write_offs"], list(exports.WRITE_OFF_COLUMNS.values()))
+        self.settlements = CsvSink(
+            out_dir / PATHS["settlements"],
+            ["id", "created", "currency", "amount", "fee", "net", "description", "customer_name",
+             "charge_reference", "payout_id"],
+        )
+        self.bank = CsvSink(
+            out_dir / PATHS["bank"],
+            ["LineId", "BookingDate", "ValueDate", "Amount", "Currency", "Counterparty", "RemittanceInfo", "BatchRef"],
+            delimiter=";",
+        )
+        plan_path = out_dir / PATHS["planned_billing"]
+        plan_path.parent.mkdir(parents=True, exist_ok=True)
+        self.plans = pq.ParquetWriter(plan_path, exports.PLAN_SCHEMA)
+        self.plan_rows = 0
+        self.defects = DefectInjector(rate, out_dir / DEFECTS_FILE)
+
+    def write(self, key: str, table: Columns, month: Month | None = None, delimiter: str = ",") -> None:
+        rel = PATHS[key].replace("{month}", month.label) if month else PATHS[key]
+        self.rows[rel] = write_csv(self.out_dir / rel, table, delimiter)
+
+    def add_plans(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.plans.write_table(table)
+            self.plan_rows += table.num_rows
+
+    def close(self) -> None:
+        for key, sink in (("write_offs", self.write_offs), ("settlements", self.settlements), ("bank", self.bank)):
+            sink.close()
+            self.rows[PATHS[key]] = sink.rows
+        self.plans.close()
+        self.rows[PATHS["planned_billing"]] = self.plan_rows
+        self.defects.close()
+
+
+def generate_company(
+    out_dir: Path,
+    customers: int,
+    invoices: int,
+    seed: int,
+    defect_rate: float,
+    as_of: dt.date,
+    progress: bool = True,
+) -> GenerationReport:
+    """Write a synthetic company's source exports and ``inflow.yml`` into ``out_dir``.
+
+    ``invoices`` is the number of documents of type invoice, issued over the 24 months before the
+    as-of month and the as-of month up to ``as_of``; credit and debit memos come on top.
+    ``defect_rate`` is the probability that an applicable export row carries a defect (0 = clean).
+    """
+    _validate(customers, invoices, seed, defect_rate, as_of)
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    _prepare(out_dir)
+    as_of_day = day_number(as_of)
+    first = (np.datetime64(as_of, "M") - HISTORY_MONTHS).astype("datetime64[D]").astype(dt.date)
+    months = months_between(first, as_of)
+    history_start = months[0].first_day
+
+    pop = build_population(_rng(seed, Stream.POPULATION), customers, history_start, as_of_day)
+    out = _Outputs(out_dir, defect_rate)
+    company = f"Inflow Demo Co (synthetic, seed {seed})"
+    out.write("customers", exports.render_customers(pop, _customer_updates(_rng(seed, Stream.STAMPS), pop, as_of_day)))
+    out.write("fx_rates", render_fx_rates(_rng(seed, Stream.FX), history_start - 14, as_of_day))
+    crm_parent = out.defects.hierarchy(_rng(seed, Stream.CRM_DEFECTS), PATHS["accounts"], "Parent Account ID", pop.parent)
+    out.rows[PATHS["accounts"]] = crm.write_accounts(out_dir / PATHS["accounts"], pop, crm_parent, company, as_of)
+    out.rows[PATHS["contacts"]] = crm.write_contacts(out_dir / PATHS["contacts"], pop, _rng(seed, Stream.CRM))
+
+    subs = billing.build_subscriptions(
+        _rng(seed, Stream.SUBSCRIPTIONS), pop, len(months), invoices, int(np.datetime64(first, "M").astype(np.int64))
+    )
+    workflow = WorkflowDatabase(
+        out_dir / PATHS["workflow"], exports.customer_id(pop, np.arange(len(pop))), pop.collector, exports.doc_id
+    )
+    budget = invoices_per_month(months, as_of_day, invoices)
+    state = _MonthState(seed=seed, pop=pop, subs=subs, as_of=as_of_day, out=out, workflow=workflow)
+    with tqdm(total=invoices, unit="inv", desc="generating", disable=not progress) as bar:
+        for month in months:
+            issued = state.run_month(month, int(budget[month.index]))
+            bar.update(issued)
+    state.write_future_plans(months, float(budget[-3:].mean()))
+    workflow.close()
+    out.close()
+    for table, n in workflow.rows.items():
+        out.rows[f"{PATHS['workflow']}#{table}"] = n
+
+    config_path = out_dir / CONFIG_FILE
+    formats = [f for f in (DAY_FIRST, MONTH_FIRST) if f in out.defects.date_formats]
+    write_config(config_path, build_config(company, as_of, formats), seed)
+    return GenerationReport(
+        out_dir=out_dir,
+        config_path=config_path,
+        rows_per_file=dict(sorted(out.rows.items())),
+        defects={k: v for k, v in out.defects.counts.items()},
+        seconds=time.perf_counter() - started,
+        invoices=invoices,
+    )
+
+
+def _customer_updates(rng: np.random.Generator, pop: Population, as_of: int) -> np.ndarray:
+    """When each master record was last changed (before the as-of date)."""
+    lo = np.maximum(pop.start_day, as_of - 700)
+    day = lo + (rng.random(len(pop)) * (as_of - lo)).astype(np.int64)
+    return day * SECONDS_PER_DAY + rng.integers(ledger.DAY_START, ledger.DAY_END, len(pop))
+
+
+@dataclass
+class _MonthState:
+    """Everything carried from one month to the next: numbering, queued events and cash."""
+
+    seed: int
+    pop: Population
+    subs: billing.Subscriptions
+    as_of: int
+    out: _Outputs
+    workflow: WorkflowDatabase
+    seq: ledger.Sequences = field(default_factory=ledger.Sequences)
+    queue: ledger.EventQueue = field(default_factory=ledger.EventQueue)
+    cash: CashBook = field(default_factory=CashBook)
+
+    def rng(self, stream: Stream, month: Month) -> np.random.Generator:
+        return _rng(self.seed, stream, month.index)
+
+    def run_month(self, month: Month, budget: int) -> int:
+        """Issue, settle and close one month, writing its files. Returns invoices issued."""
+        pop = self.pop
+        plan_rng = self.rng(Stream.PLANS, month)
+        plans = billing.plans_for_month(self.subs, pop, month, month.index, plan_rng)
+        due_plans = plans.subset(plans.day <= self.as_of)
+        invoiced = np.sort(plan_rng.choice(len(due_plans), min(budget, len(due_plans)), replace=False))
+        docs = ledger.issue_documents(
+            self.rng(Stream.ISSUE, month), pop, month, self.as_of, due_plans.subset(invoiced),
+            budget - len(invoiced), self.seq,
+        )
+        result = ledger.settle(self.rng(Stream.SETTLE, month), pop, docs, self.as_of, salt=self.seed)
+        self.queue.push(result.events)
+        self.workflow.add(result.activities, result.promises, result.disputes, np.array(CURRENCIES)[pop.currency])
+        self._write_plans(plan_rng, month, plans, due_plans, invoiced, docs)
+
+        close_rng = self.rng(Stream.CLOSE, month)
+        closed = self.queue.close_month(close_rng, pop, month, self.as_of, self.seq, docs.customer)
+        credit_stamp = closed.credit_memos.day * SECONDS_PER_DAY + close_rng.integers(
+            ledger.DAY_START, ledger.DAY_END, len(closed.credit_memos)
+        )
+        table = exports.render_documents(
+            pop, docs, result.open_amount, result.status, result.last_modified, closed.credit_memos, credit_stamp
+        )
+        facts = DocumentFacts(
+            doc_type=np.concatenate([docs.doc_type, np.full(len(closed.credit_memos), ledger.CREDIT_MEMO, np.int8)]),
+            amount=np.concatenate([docs.amount, closed.credit_memos.amount]),
+            day=np.concatenate([docs.day, closed.credit_memos.day]),
+            due_day=np.concatenate([docs.due_day, np.full(len(closed.credit_memos), -1)]),
+            last_modified=np.concatenate([result.last_modified, credit_stamp]),
+        )
+        defect_rng = self.rng(Stream.DOCUMENT_DEFECTS, month)
+        file = PATHS["invoices"].replace("{month}", month.label)
+        self.out.write("invoices", self.out.defects.documents(defect_rng, file, table, facts), month)
+
+        payments = exports.render_payments(pop, closed.payments)
+        file = PATHS["payments"].replace("{month}", month.label)
+        payments = self.out.defects.payments(self.rng(Stream.PAYMENT_DEFECTS, month), file, payments)
+        self.out.write("payments", payments, month)
+        self.out.write("payment_applications", exports.render_applications(closed.applications), month)
+        self.out.write_offs.write(exports.render_write_offs(closed.write_offs))
+
+        card = self.cash.record(closed.payments, pop)
+        self.out.settlements.write(exports.render_settlements(pop, card))
+        lines = self.cash.statement(self.rng(Stream.CASH, month), month, self.as_of)
+        self.out.bank.write(exports.render_bank_lines(pop, lines, self.out.bank.rows + 1))
+        return int((docs.doc_type == ledger.INVOICE).sum())
+
+    def _write_plans(
+        self,
+        rng: np.random.Generator,
+        month: Month,
+        plans: billing.Plans,
+        due_plans: billing.Plans,
+        invoiced: np.ndarray,
+        docs: ledger.Documents,
+    ) -> None:
+        """Past plan lines with the invoice each became, lines not invoiced, lines still ahead
+        in the as-of month, and one-off lines the month's service invoices were planned as."""
+        doc_ids = exports.doc_id(docs.doc_type, docs.number)
+        from_plan = docs.plan >= 0
+        invoice_of_plan = np.full(len(due_plans), -1)
+        invoice_of_plan[invoiced[docs.plan[from_plan]]] = np.flatnonzero(from_plan)
+        transactional = np.flatnonzero(~from_plan & (docs.doc_type == ledger.INVOICE))
+        one_offs, became = billing.one_offs_from_invoices(
+            rng, self.pop, docs.customer[transactional], docs.day[transactional], docs.amount[transactional], month
+        )
+        ahead = plans.subset(plans.day > self.as_of)
+        all_plans = billing.Plans.concat([due_plans, one_offs, ahead])
+        doc_index = np.concatenate([invoice_of_plan, transactional[became], np.full(len(ahead), -1)])
+        self._add_plans(all_plans, doc_index, doc_ids)
+
+    def _add_plans(self, plans: billing.Plans, doc_index: np.ndarray, doc_ids: pa.Array | None) -> None:
+        order = np.lexsort((plans.customer, plans.day))
+        plans, doc_index = plans.subset(order), doc_index[order]
+        if doc_ids is None or not len(doc_ids):
+            invoice = pa.nulls(len(plans), pa.string())
+        else:
+            invoice = pc.if_else(
+                pa.array(doc_index >= 0), doc_ids.take(pa.array(np.maximum(doc_index, 0))), pa.scalar(None, pa.string())
+            )
+        numbers = self.seq.take("plan", len(plans))
+        self.out.add_plans(exports.render_plans(self.pop, plans, numbers, invoice))
+
+    def write_future_plans(self, months: list[Month], monthly_volume: float) -> None:
+        """Plan lines after the as-of date, through the billing horizon."""
+        horizon = self.as_of + billing.FUTURE_DAYS
+        last = months[-1]
+        future = months_between(
+            (np.datetime64(last.label) + 1).astype("datetime64[D]").astype(dt.date),
+            np.datetime64(horizon, "D").astype(dt.date),
+        )
+        rest_of_month = (last.last_day - self.as_of) / last.days
+        rng = _rng(self.seed, Stream.FUTURE_PLANS, last.index)
+        parts = [billing.future_one_offs(rng, self.pop, last, monthly_volume * rest_of_month, self.as_of)]
+        for offset, month in enumerate(future, start=len(months)):
+            month = Month(offset, month.label, month.first_day, month.last_day)
+            rng = _rng(self.seed, Stream.FUTURE_PLANS, offset)
+            parts.append(billing.plans_for_month(self.subs, self.pop, month, offset, rng))
+            parts.append(billing.future_one_offs(rng, self.pop, month, monthly_volume, self.as_of))
+        plans = billing.Plans.concat(parts)
+        plans = plans.subset(plans.day <= horizon)
+        self._add_plans(plans, np.full(len(plans), -1), None)
