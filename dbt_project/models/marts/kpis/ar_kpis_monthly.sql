@@ -24,54 +24,67 @@ inputs as (
 
 ),
 
-windowed as (
+running as (
 
     select
         inputs.*,
-        coalesce(lag(ar_reporting, 1) over ({{ series }}), 0) as opening_ar_reporting,
-        coalesce(lag(ar_reporting, {{ cei_months }}) over ({{ series }}), 0)
-            as trailing_opening_ar_reporting,
         sum(credit_sales_reporting) over (
-            {{ series }} rows between {{ cei_months - 1 }} preceding and current row
-        ) as cei_trailing_sales_reporting,
-        sum(credit_sales_reporting) over (
-            {{ series }} rows between {{ dso_months - 1 }} preceding and current row
-        ) as dso_trailing_sales_reporting,
+            {{ series }} rows between unbounded preceding and current row
+        ) as running_sales,
         sum(days_in_period) over (
-            {{ series }} rows between {{ dso_months - 1 }} preceding and current row
-        ) as dso_trailing_days,
-        {%- for j in range(countback_months) %}
-        lag(credit_sales_reporting, {{ j }}) over ({{ series }}) as sales_lag_{{ j }},
-        lag(days_in_period, {{ j }}) over ({{ series }}) as days_lag_{{ j }},
-        sum(credit_sales_reporting) over (
-            {{ series }} rows between {{ j }} preceding and current row
-        ) as cumulative_sales_{{ j }},
-        sum(days_in_period) over (
-            {{ series }} rows between {{ j }} preceding and current row
-        ) as cumulative_days_{{ j }}{{ ',' if not loop.last }}
-        {%- endfor %}
+            {{ series }} rows between unbounded preceding and current row
+        ) as running_days
     from inputs
 
 ),
 
+-- sales_back_j / days_back_j: sales and days of the j+1 latest months (0 = this month alone);
+-- a window reaching before the series start just covers the months that exist.
+windowed as (
+
+    select
+        running.*,
+        coalesce(lag(ar_reporting, 1) over ({{ series }}), 0) as opening_ar_reporting,
+        coalesce(lag(ar_reporting, {{ cei_months }}) over ({{ series }}), 0)
+            as trailing_opening_ar_reporting,
+        running_sales - coalesce(lag(running_sales, {{ cei_months }}) over ({{ series }}), 0)
+            as cei_trailing_sales_reporting,
+        running_sales - coalesce(lag(running_sales, {{ dso_months }}) over ({{ series }}), 0)
+            as dso_trailing_sales_reporting,
+        running_days - coalesce(lag(running_days, {{ dso_months }}) over ({{ series }}), 0)
+            as dso_trailing_days,
+        {%- for j in range(countback_months) %}
+        running_sales - coalesce(lag(running_sales, {{ j + 1 }}) over ({{ series }}), 0)
+            as sales_back_{{ j }},
+        running_days - coalesce(lag(running_days, {{ j + 1 }}) over ({{ series }}), 0)
+            as days_back_{{ j }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from running
+
+),
+
 -- K2: countback (exhaustion): walk back month by month, consuming each month's sales against
--- the AR; the month that exhausts it counts pro rata. Capped at kpi_countback_max_months.
+-- the AR; the month that exhausts it counts pro rata (its sales = sales_back_j - sales_back_j-1,
+-- never 0 there because AR lies above sales_back_j-1 and at most sales_back_j). Capped at
+-- kpi_countback_max_months: AR above all the window's sales gives the window's days.
 countback as (
 
     select
         windowed.*,
         case
             when ar_reporting <= 0 then 0
-            when ar_reporting <= cumulative_sales_0
-                then ar_reporting / sales_lag_0 * days_lag_0
+            when ar_reporting <= sales_back_0
+                then ar_reporting / sales_back_0 * days_back_0
             {%- for j in range(1, countback_months) %}
-            when sales_lag_{{ j }} is not null and ar_reporting <= cumulative_sales_{{ j }}
-                then cumulative_days_{{ j - 1 }}
-                    + (ar_reporting - cumulative_sales_{{ j - 1 }}) / sales_lag_{{ j }} * days_lag_{{ j }}
+            when ar_reporting <= sales_back_{{ j }}
+                then days_back_{{ j - 1 }}
+                    + (ar_reporting - sales_back_{{ j - 1 }})
+                    / (sales_back_{{ j }} - sales_back_{{ j - 1 }})
+                    * (days_back_{{ j }} - days_back_{{ j - 1 }})
             {%- endfor %}
-            else cumulative_days_{{ countback_months - 1 }}
+            else days_back_{{ countback_months - 1 }}
         end as dso_countback_raw,
-        ar_reporting > cumulative_sales_{{ countback_months - 1 }} as dso_countback_is_capped
+        ar_reporting > sales_back_{{ countback_months - 1 }} as dso_countback_is_capped
     from windowed
 
 ),

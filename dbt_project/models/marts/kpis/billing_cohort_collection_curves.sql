@@ -34,11 +34,13 @@ invoices as (
 
 ),
 
--- Reductions by month since billing; anything applied before the billing month counts in month 0.
-reductions as (
+-- Reductions by segment, cohort and month since billing; anything applied before the billing
+-- month counts in month 0, anything after the last month shown is left out.
+segment_reductions as (
 
     select
-        invoices.invoice_id,
+        invoices.segment,
+        invoices.cohort_month,
         case
             when {{ dbt.datediff('invoices.cohort_month', 'events.event_date', 'month') }} < 0 then 0
             else {{ dbt.datediff('invoices.cohort_month', 'events.event_date', 'month') }}
@@ -56,18 +58,24 @@ reductions as (
     inner join invoices
         on events.invoice_id = invoices.invoice_id
     where events.event_type <> 'issued'
+        and {{ dbt.datediff('invoices.cohort_month', 'events.event_date', 'month') }} <= {{ max_months }}
+    group by 1, 2, 3
+
+),
+
+segment_cohorts as (
+
+    select
+        segment,
+        cohort_month,
+        sum(amount_reporting) as billed_reporting,
+        count(*) as invoice_count
+    from invoices
     group by 1, 2
 
 ),
 
-month_offsets as (
-
-    select generated_number - 1 as months_since_billing
-    from ({{ dbt.generate_series(max_months + 1) }}) as offsets
-
-),
-
-{%- set dimensions = [("'total'", "'total'"), ("'segment'", "invoices.segment")] %}
+{%- set dimensions = [("'total'", "'total'"), ("'segment'", "segment")] %}
 
 cohorts as (
 
@@ -76,9 +84,9 @@ cohorts as (
         {{ dimension_type }} as dimension_type,
         {{ dimension_value }} as dimension_value,
         cohort_month,
-        sum(amount_reporting) as billed_reporting,
-        count(*) as invoice_count
-    from invoices
+        sum(billed_reporting) as billed_reporting,
+        sum(invoice_count) as invoice_count
+    from segment_cohorts
     group by 1, 2, 3
     {{ 'union all' if not loop.last }}
     {%- endfor %}
@@ -91,18 +99,22 @@ cohort_reductions as (
     select
         {{ dimension_type }} as dimension_type,
         {{ dimension_value }} as dimension_value,
-        invoices.cohort_month,
-        reductions.months_since_billing,
-        sum(reductions.cash_reporting) as cash_reporting,
-        sum(reductions.credited_reporting) as credited_reporting,
-        sum(reductions.written_off_reporting) as written_off_reporting
-    from reductions
-    inner join invoices
-        on reductions.invoice_id = invoices.invoice_id
-    where reductions.months_since_billing <= {{ max_months }}
+        cohort_month,
+        months_since_billing,
+        sum(cash_reporting) as cash_reporting,
+        sum(credited_reporting) as credited_reporting,
+        sum(written_off_reporting) as written_off_reporting
+    from segment_reductions
     group by 1, 2, 3, 4
     {{ 'union all' if not loop.last }}
     {%- endfor %}
+
+),
+
+month_offsets as (
+
+    select generated_number - 1 as months_since_billing
+    from ({{ dbt.generate_series(max_months + 1) }}) as offsets
 
 ),
 

@@ -46,6 +46,7 @@ invoices as (
 
 ),
 
+-- Reductions only (payments, credit memos, write-offs), each valued at its own day's rate.
 events as (
 
     select
@@ -61,6 +62,7 @@ events as (
     left join {{ ref('int_fx_rates_daily') }} as fx
         on events.currency = fx.currency
         and events.event_date = fx.rate_date
+    where events.event_type <> 'issued'
 
 ),
 
@@ -111,7 +113,6 @@ collections as (
         sum(case when event_type = 'credit_memo' then reduction_reporting else 0 end) as credits_applied_reporting,
         sum(case when event_type = 'write_off' then reduction_reporting else 0 end) as written_off_reporting
     from events
-    where event_type <> 'issued'
     group by 1, 2
 
 ),
@@ -346,23 +347,47 @@ customer_months as (
 
 ),
 
+{%- set money_columns = [
+    'credit_sales_reporting', 'ar_reporting', 'current_ar_reporting', 'disputed_ar_reporting',
+    'unapplied_cash_reporting', 'cash_applied_reporting', 'credits_applied_reporting',
+    'written_off_reporting', 'paid_invoice_amount_reporting', 'at_risk_unpaid_reporting'] %}
+{%- set count_columns = [
+    'invoice_count', 'paid_invoice_count', 'days_to_pay_sum', 'days_to_pay_amount_sum',
+    'days_beyond_terms_sum', 'days_beyond_terms_amount_sum'] %}
+
+-- Customers are already one row per month; the other dimensions add customers up.
 dimension_months as (
 
-    {%- set dimensions = [
+    select
+        'customer' as dimension_type,
+        customer_id as dimension_value,
+        month_start,
+        {%- for column in money_columns %}
+        {{ to_money(column) }} as {{ column }},
+        {%- endfor %}
+        {{ count_columns | join(',\n        ') }}
+    from customer_months
+    {%- for dimension_type, dimension_value in [
         ("'total'", "'total'"),
         ("'segment'", "coalesce(customers.segment, 'unassigned')"),
-        ("'collector'", "coalesce(customers.collector, 'unassigned')"),
-        ("'customer'", "customer_months.customer_id"),
-    ] %}
-    {%- for dimension_type, dimension_value in dimensions %}
+        ("'collector'", "coalesce(customers.collector, 'unassigned')")] %}
+
+    union all
+
     select
         {{ dimension_type }} as dimension_type,
         {{ dimension_value }} as dimension_value,
-        customer_months.*
+        customer_months.month_start,
+        {%- for column in money_columns %}
+        {{ to_money('sum(customer_months.' ~ column ~ ')') }} as {{ column }},
+        {%- endfor %}
+        {%- for column in count_columns %}
+        sum(customer_months.{{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from customer_months
     left join customers
         on customer_months.customer_id = customers.customer_id
-    {% if not loop.last %}union all{% endif %}
+    group by 1, 2, 3
     {%- endfor %}
 
 ),
@@ -376,23 +401,12 @@ final as (
         periods.month_end,
         periods.period_end_date,
         periods.days_in_period,
-        {%- for column in [
-            'credit_sales_reporting', 'ar_reporting', 'current_ar_reporting',
-            'disputed_ar_reporting', 'unapplied_cash_reporting', 'cash_applied_reporting',
-            'credits_applied_reporting', 'written_off_reporting', 'paid_invoice_amount_reporting',
-            'at_risk_unpaid_reporting'] %}
-        {{ to_money('sum(dimension_months.' ~ column ~ ')') }} as {{ column }},
+        {%- for column in money_columns + count_columns %}
+        dimension_months.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-        sum(dimension_months.invoice_count) as invoice_count,
-        sum(dimension_months.paid_invoice_count) as paid_invoice_count,
-        sum(dimension_months.days_to_pay_sum) as days_to_pay_sum,
-        sum(dimension_months.days_to_pay_amount_sum) as days_to_pay_amount_sum,
-        sum(dimension_months.days_beyond_terms_sum) as days_beyond_terms_sum,
-        sum(dimension_months.days_beyond_terms_amount_sum) as days_beyond_terms_amount_sum
     from dimension_months
     inner join periods
         on dimension_months.month_start = periods.month_start
-    group by 1, 2, 3, 4, 5, 6
 
 )
 

@@ -1,9 +1,10 @@
 {{ config(schema='intermediate') }}
 
 {#- Open balance, aging bucket and dispute flag of every invoice at every period end (month end,
-    or as_of_date for the current month) at which it was open. Rebuilt from the event history,
-    so a month end shows what was open then, not today's balance. Bounded: an invoice has rows
-    only from its issue month to the month its balance last changed (or as_of when still open). -#}
+    or as_of_date for the current month) at which it was open, read off the base layer's balance
+    step function (int_invoice_balance_changes, built from int_invoice_events), so a month end
+    shows what was open then, not today's balance. Bounded: one row per invoice and period end
+    at which its balance was > 0. -#}
 {%- set as_of = date_literal(var('as_of_date')) -%}
 
 with
@@ -15,13 +16,6 @@ invoices as (
 
 ),
 
-events as (
-
-    select invoice_id, event_date, amount_signed
-    from {{ ref('int_invoice_events') }}
-
-),
-
 periods as (
 
     select month_start, month_end, period_end_date
@@ -29,76 +23,32 @@ periods as (
 
 ),
 
-first_period as (
-
-    select min(month_start) as month_start
-    from periods
-
-),
-
--- Events before the first period (older than kpi_max_history_months) open the first period.
-event_months as (
-
-    select
-        events.invoice_id,
-        case
-            when cast({{ dbt.date_trunc('month', 'events.event_date') }} as date)
-                < first_period.month_start
-                then first_period.month_start
-            else cast({{ dbt.date_trunc('month', 'events.event_date') }} as date)
-        end as month_start,
-        sum(events.amount_signed) as balance_change
-    from events
-    cross join first_period
-    group by 1, 2
-
-),
-
-invoice_spans as (
+-- The base layer's balance step function: balance_after holds from change_date until the day
+-- before next_change_date (null = through as_of_date). Only open stretches are needed.
+open_stretches as (
 
     select
         invoice_id,
-        min(month_start) as first_month_start,
-        case
-            when sum(balance_change) > 0
-                then cast({{ dbt.date_trunc('month', as_of) }} as date)
-            else max(month_start)
-        end as last_month_start
-    from event_months
-    group by 1
-
-),
-
-invoice_periods as (
-
-    select
-        invoice_spans.invoice_id,
-        periods.month_start,
-        periods.month_end,
-        periods.period_end_date
-    from invoice_spans
-    inner join periods
-        on periods.month_start >= invoice_spans.first_month_start
-        and periods.month_start <= invoice_spans.last_month_start
+        change_date,
+        coalesce(next_change_date, cast({{ dbt.dateadd('day', 1, as_of) }} as date)) as valid_until,
+        balance_after
+    from {{ ref('int_invoice_balance_changes') }}
+    where balance_after > 0
 
 ),
 
 balances as (
 
     select
-        invoice_periods.invoice_id,
-        invoice_periods.month_start,
-        invoice_periods.month_end,
-        invoice_periods.period_end_date,
-        sum(coalesce(event_months.balance_change, 0)) over (
-            partition by invoice_periods.invoice_id
-            order by invoice_periods.month_start
-            rows between unbounded preceding and current row
-        ) as open_amount
-    from invoice_periods
-    left join event_months
-        on invoice_periods.invoice_id = event_months.invoice_id
-        and invoice_periods.month_start = event_months.month_start
+        open_stretches.invoice_id,
+        periods.month_start,
+        periods.month_end,
+        periods.period_end_date,
+        open_stretches.balance_after as open_amount
+    from open_stretches
+    inner join periods
+        on open_stretches.change_date <= periods.period_end_date
+        and open_stretches.valid_until > periods.period_end_date
 
 ),
 
@@ -111,13 +61,12 @@ open_balances as (
         balances.month_start,
         balances.month_end,
         balances.period_end_date,
-        {{ to_money('balances.open_amount') }} as open_amount,
+        balances.open_amount,
         {{ aging_days('invoices.' ~ aging_basis_column(var('aging_basis')), 'balances.period_end_date') }}
             as aging_days
     from balances
     inner join invoices
         on balances.invoice_id = invoices.invoice_id
-    where balances.open_amount > 0
 
 ),
 
