@@ -50,7 +50,10 @@ def _generate(args: argparse.Namespace) -> int:
         out_dir=args.out, customers=args.customers, invoices=args.invoices, seed=args.seed,
         defect_rate=args.defect_rate, as_of=args.as_of or dt.date.today(), progress=not args.quiet,
     )
-    print(report)
+    defects = sum(report.defects.values())
+    print(f"inflow: wrote {len(report.rows_per_file)} exports ({sum(report.rows_per_file.values()):,} rows, "
+          f"{report.invoices:,} invoices, {defects:,} injected defects) to {report.out_dir} in "
+          f"{report.seconds:.1f}s; config: {report.config_path}")
     return 0
 
 
