@@ -69,7 +69,8 @@ def _cycles(ids: pd.Series, parents: pd.Series, id_column: str, parent_column: s
     conflicting duplicate; descendants hanging below a cycle are not flagged (their own links
     are fine, and the customer dimension marks their hierarchy as cyclic).
     """
-    links = pd.DataFrame({"id": ids, "parent": parents}).dropna().drop_duplicates("id", keep="last")
+    links = pd.DataFrame({"id": ids, "parent": parents}).dropna(subset=["id"])
+    links = links.drop_duplicates("id", keep="last").dropna(subset=["parent"])
     on_cycle = find_cycles(dict(zip(links["id"].tolist(), links["parent"].tolist())))
     if not on_cycle:
         return []
