@@ -227,17 +227,30 @@ def _suite_violations(ent: Entity, frame: pd.DataFrame, reporting_currency: str,
             results = validator.validate_expectation_suite(part.suite).results
         for result in results:
             config = result.expectation_config
-            if result.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"expectation {config.type} of suite {part.suite.name} failed to run: "
-                    f"{result.exception_info.get('exception_message')}"
-                )
+            errors = gx_errors(result.exception_info)
+            if errors:
+                raise RuntimeError(f"expectation {config.type} of suite {part.suite.name} failed to run: {errors[0]}")
             if result.success:
                 continue
             positions = row_positions.get_indexer(result.result["unexpected_index_list"])
             details = render_details(ent, config.meta["detail"], frame, positions)
             violations.append(Violation(config.meta["rule"], config.meta["column"], positions, details))
     return violations
+
+
+def gx_errors(exception_info: dict) -> list[str]:
+    """Messages of the metrics that raised while GX validated one expectation.
+
+    GX reports one flat ``{raised_exception, exception_message, ...}`` or, when metrics fail,
+    one such dict per metric id. A raised metric is a defect of the suite or of the frame's
+    dtypes, never a data problem, so the runner fails loudly instead of passing the rows.
+    """
+    entries = [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
+    return [
+        str(entry.get("exception_message"))
+        for entry in entries
+        if isinstance(entry, dict) and entry.get("raised_exception")
+    ]
 
 
 def _relational_violations(

@@ -12,16 +12,18 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import great_expectations as gx
 import numpy as np
 import pandas as pd
 import pytest
 
+from expectations import runner
 from expectations.contracts import ENTITIES
 from expectations.currencies import ISO_4217_CURRENCIES
 from expectations.relations import find_cycles
 from expectations.rules import RULES
-from expectations.runner import BatchContext, BatchVerdict, RowFailure, validate_batch
-from expectations.suites import entity_suite
+from expectations.runner import BatchContext, BatchVerdict, RowFailure, gx_errors, validate_batch
+from expectations.suites import SuitePart, entity_suite
 
 AS_OF = dt.date(2026, 3, 1)
 CONTEXT = BatchContext(as_of=AS_OF)
@@ -559,3 +561,27 @@ def test_larger_invoice_batch_reports_exactly_the_injected_defects():
     assert by_rule["currency_not_iso4217"] == sorted(bad_currency + 1)
     assert by_rule["invoice_amount_not_positive"] == sorted(bad_sign + 1)
     assert by_rule["unknown_customer"] == sorted(bad_customer + 1)
+
+
+def test_an_expectation_that_cannot_run_fails_loudly(monkeypatch):
+    broken = gx.expectations.ExpectColumnValuesToBeBetween(
+        column="method", min_value=0, meta={"rule": "payment_amount_not_positive", "column": "method", "detail": ""}
+    )
+    part = SuitePart(("method",), gx.ExpectationSuite(name="broken", expectations=[broken]))
+    monkeypatch.setattr(runner, "suite_parts", lambda *args: (part,))
+    with pytest.raises(RuntimeError, match="failed to run: Column values, min_value, and max_value"):
+        validate("payments", batch("payments"))
+
+
+def test_gx_errors_reads_flat_and_per_metric_exception_info():
+    assert gx_errors({"raised_exception": False, "exception_message": None}) == []
+    assert gx_errors({"raised_exception": True, "exception_message": "boom"}) == ["boom"]
+    nested = {"metric a": {"raised_exception": True, "exception_message": "bad"}, "metric b": {"raised_exception": False}}
+    assert gx_errors(nested) == ["bad"]
+
+
+def test_frame_index_does_not_matter_only_row_numbers_do():
+    frame = batch("invoices", 2, currency="XXX")
+    frame.index = [10, 5, 7]
+    verdict = validate("invoices", frame)
+    assert [(f.row_number, f.rule) for f in verdict.failures] == [(3, "currency_not_iso4217")]
