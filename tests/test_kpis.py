@@ -4,7 +4,10 @@ The formulas themselves are pinned by dbt unit tests with hand-computed figures
 (dbt_project/models/marts/kpis/_kpis__unit_tests.yml). Here the whole pipeline runs on generated
 companies and we check what only real data can show: every KPI stays in a plausible range, the
 history of a month does not change when a later day is computed, and the KPIs move the right way
-when the same company pays later. Invalid KPI settings are refused before anything runs.
+when the same company pays later. "Paying later" is the same generated export with every cash
+payment (and its applications) dated DELAY_SHIFT_DAYS later, so nothing else differs; payments
+pushed past the as-of day have simply not arrived yet. Invalid KPI settings are refused before
+anything runs.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+
+from orchestration.config import TableConfig, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 DBT = Path(sys.executable).parent / "dbt"
@@ -37,11 +42,37 @@ def inflow(*args: str) -> None:
         raise AssertionError(f"inflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
 
-def generate(out: Path, delay_shift_days: int = 0) -> Path:
-    """Generate the test company (optionally paying later) and return its inflow.yml."""
+def generate(out: Path) -> Path:
+    """Generate the test company (clean exports) and return its inflow.yml."""
     inflow("generate", "--out", str(out), "--customers", CUSTOMERS, "--invoices", INVOICES, "--seed", SEED,
-           "--as-of", AS_OF.isoformat(), "--payment-delay-shift", str(delay_shift_days), "--quiet")
+           "--as-of", AS_OF.isoformat(), "--quiet")
     return out / "inflow.yml"
+
+
+def _shift_dates(table: TableConfig, files: list[Path], column: str, days: int, only_ids: set[str] | None) -> set[str]:
+    """Move one date column of a CSV export ``days`` later (rows of ``only_ids`` payments only,
+    when given) in the export's own date format; return the payment ids seen."""
+    date_format = table.options.date_formats[0]
+    id_column, date_column = table.columns["payment_id"], table.columns[column]
+    seen: set[str] = set()
+    for path in files:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=table.options.delimiter)
+        rows = frame[id_column].isin(only_ids) if only_ids is not None else frame[id_column].ne("")
+        dates = pd.to_datetime(frame.loc[rows, date_column], format=date_format) + pd.Timedelta(days=days)
+        frame.loc[rows, date_column] = dates.dt.strftime(date_format)
+        frame.to_csv(path, index=False, sep=table.options.delimiter)
+        seen.update(frame[id_column])
+    return seen
+
+
+def pay_later(config_path: Path, days: int) -> None:
+    """Date every payment of a generated company, and its applications, ``days`` later."""
+    config = load_config(config_path)
+    tables = {tbl.entity: tbl for _, _, _, tbl in config.tables()}
+    payments, applications = tables["payments"], tables["payment_applications"]
+    assert payments.format == applications.format == "csv", "the generator's payment exports are CSV"
+    payment_ids = _shift_dates(payments, sorted(config_path.parent.glob(payments.path)), "payment_date", days, None)
+    _shift_dates(applications, sorted(config_path.parent.glob(applications.path)), "applied_date", days, payment_ids)
 
 
 def run(config: Path, home: Path, as_of: dt.date = AS_OF) -> Path:
@@ -76,7 +107,8 @@ def baseline(baseline_config: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def late(tmp_path_factory: pytest.TempPathFactory) -> Query:
-    config = generate(tmp_path_factory.mktemp("late_company"), DELAY_SHIFT_DAYS)
+    config = generate(tmp_path_factory.mktemp("late_company"))
+    pay_later(config, DELAY_SHIFT_DAYS)
     return reader(run(config, tmp_path_factory.mktemp("late_home")))
 
 
