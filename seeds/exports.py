@@ -69,6 +69,11 @@ SETTLEMENT_COLUMNS = {
     "line_id": "id", "value_date": "created", "currency": "currency", "amount": "amount",
     "reference": "charge_reference", "counterparty": "customer_name", "fee": "fee", "payout_id": "payout_id",
 }
+#: Column order of the files written in chunks (the CSV writer checks each chunk against it).
+SETTLEMENT_HEADER = [
+    "id", "created", "currency", "amount", "fee", "net", "description", "customer_name", "charge_reference", "payout_id",
+]
+BANK_HEADER = ["LineId", "BookingDate", "ValueDate", "Amount", "Currency", "Counterparty", "RemittanceInfo", "BatchRef"]
 BANK_COLUMNS = {
     "line_id": "LineId", "value_date": "ValueDate", "currency": "Currency", "amount": "Amount",
     "reference": "RemittanceInfo", "counterparty": "Counterparty", "payout_id": "BatchRef",

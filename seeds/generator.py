@@ -136,25 +136,17 @@ class _Outputs:
         self.out_dir = out_dir
         self.rows: dict[str, int] = {}
         self.write_offs = CsvSink(out_dir / PATHS["write_offs"], list(exports.WRITE_OFF_COLUMNS.values()))
-        self.settlements = CsvSink(
-            out_dir / PATHS["settlements"],
-            ["id", "created", "currency", "amount", "fee", "net", "description", "customer_name",
-             "charge_reference", "payout_id"],
-        )
-        self.bank = CsvSink(
-            out_dir / PATHS["bank"],
-            ["LineId", "BookingDate", "ValueDate", "Amount", "Currency", "Counterparty", "RemittanceInfo", "BatchRef"],
-            delimiter=";",
-        )
+        self.settlements = CsvSink(out_dir / PATHS["settlements"], exports.SETTLEMENT_HEADER)
+        self.bank = CsvSink(out_dir / PATHS["bank"], exports.BANK_HEADER, delimiter=";")
         plan_path = out_dir / PATHS["planned_billing"]
         plan_path.parent.mkdir(parents=True, exist_ok=True)
         self.plans = pq.ParquetWriter(plan_path, exports.PLAN_SCHEMA)
         self.plan_rows = 0
         self.defects = DefectInjector(rate, out_dir / DEFECTS_FILE)
 
-    def write(self, key: str, table: Columns, month: Month | None = None, delimiter: str = ",") -> None:
+    def write(self, key: str, table: Columns, month: Month | None = None) -> None:
         rel = PATHS[key].replace("{month}", month.label) if month else PATHS[key]
-        self.rows[rel] = write_csv(self.out_dir / rel, table, delimiter)
+        self.rows[rel] = write_csv(self.out_dir / rel, table)
 
     def add_plans(self, table: pa.Table) -> None:
         if table.num_rows:
@@ -207,7 +199,11 @@ def generate_company(
         _rng(seed, Stream.SUBSCRIPTIONS), pop, len(months), invoices, int(np.datetime64(first, "M").astype(np.int64))
     )
     workflow = WorkflowDatabase(
-        out_dir / PATHS["workflow"], exports.customer_id(pop, np.arange(len(pop))), pop.collector, exports.doc_id
+        out_dir / PATHS["workflow"],
+        exports.customer_id(pop, np.arange(len(pop))),
+        np.array(CURRENCIES)[pop.currency],
+        pop.collector,
+        exports.doc_id,
     )
     budget = invoices_per_month(months, as_of_day, invoices)
     state = _MonthState(seed=seed, pop=pop, subs=subs, as_of=as_of_day, out=out, workflow=workflow)
@@ -260,51 +256,61 @@ class _MonthState:
 
     def run_month(self, month: Month, budget: int) -> int:
         """Issue, settle and close one month, writing its files. Returns invoices issued."""
-        pop = self.pop
         plan_rng = self.rng(Stream.PLANS, month)
-        plans = billing.plans_for_month(self.subs, pop, month, month.index, plan_rng)
+        plans = billing.plans_for_month(self.subs, self.pop, month, month.index, plan_rng)
         due_plans = plans.subset(plans.day <= self.as_of)
         invoiced = np.sort(plan_rng.choice(len(due_plans), min(budget, len(due_plans)), replace=False))
         docs = ledger.issue_documents(
-            self.rng(Stream.ISSUE, month), pop, month, self.as_of, due_plans.subset(invoiced),
+            self.rng(Stream.ISSUE, month), self.pop, month, self.as_of, due_plans.subset(invoiced),
             budget - len(invoiced), self.seq,
         )
-        result = ledger.settle(self.rng(Stream.SETTLE, month), pop, docs, self.as_of, salt=self.seed)
+        result = ledger.settle(self.rng(Stream.SETTLE, month), self.pop, docs, self.as_of, salt=self.seed)
         self.queue.push(result.events)
-        self.workflow.add(result.activities, result.promises, result.disputes, np.array(CURRENCIES)[pop.currency])
+        self.workflow.add(result.activities, result.promises, result.disputes)
         self._write_plans(plan_rng, month, plans, due_plans, invoiced, docs)
 
         close_rng = self.rng(Stream.CLOSE, month)
-        closed = self.queue.close_month(close_rng, pop, month, self.as_of, self.seq, docs.customer)
-        credit_stamp = closed.credit_memos.day * SECONDS_PER_DAY + close_rng.integers(
-            ledger.DAY_START, ledger.DAY_END, len(closed.credit_memos)
-        )
+        closed = self.queue.close_month(close_rng, self.pop, month, self.as_of, self.seq, docs.customer)
+        self._write_documents(close_rng, month, docs, result, closed.credit_memos)
+        self._write_cash(month, closed)
+        return int((docs.doc_type == ledger.INVOICE).sum())
+
+    def _write_documents(
+        self,
+        rng: np.random.Generator,
+        month: Month,
+        docs: ledger.Documents,
+        result: ledger.Settlement,
+        credits: ledger.CreditMemos,
+    ) -> None:
+        """The month's document file: invoices and debit memos issued, then credit memos."""
+        credit_stamp = credits.day * SECONDS_PER_DAY + rng.integers(ledger.DAY_START, ledger.DAY_END, len(credits))
         table = exports.render_documents(
-            pop, docs, result.open_amount, result.status, result.last_modified, closed.credit_memos, credit_stamp
+            self.pop, docs, result.open_amount, result.status, result.last_modified, credits, credit_stamp
         )
         facts = DocumentFacts(
-            doc_type=np.concatenate([docs.doc_type, np.full(len(closed.credit_memos), ledger.CREDIT_MEMO, np.int8)]),
-            amount=np.concatenate([docs.amount, closed.credit_memos.amount]),
-            day=np.concatenate([docs.day, closed.credit_memos.day]),
-            due_day=np.concatenate([docs.due_day, np.full(len(closed.credit_memos), -1)]),
+            doc_type=np.concatenate([docs.doc_type, np.full(len(credits), ledger.CREDIT_MEMO, np.int8)]),
+            amount=np.concatenate([docs.amount, credits.amount]),
+            day=np.concatenate([docs.day, credits.day]),
+            due_day=np.concatenate([docs.due_day, np.full(len(credits), -1)]),
             last_modified=np.concatenate([result.last_modified, credit_stamp]),
         )
-        defect_rng = self.rng(Stream.DOCUMENT_DEFECTS, month)
         file = PATHS["invoices"].replace("{month}", month.label)
-        self.out.write("invoices", self.out.defects.documents(defect_rng, file, table, facts), month)
+        table = self.out.defects.documents(self.rng(Stream.DOCUMENT_DEFECTS, month), file, table, facts)
+        self.out.write("invoices", table, month)
 
-        payments = exports.render_payments(pop, closed.payments)
+    def _write_cash(self, month: Month, closed: ledger.MonthClose) -> None:
+        """Payments, applications and write-offs of the month, and what treasury sees of them."""
+        payments = exports.render_payments(self.pop, closed.payments)
         file = PATHS["payments"].replace("{month}", month.label)
         payments = self.out.defects.payments(self.rng(Stream.PAYMENT_DEFECTS, month), file, payments)
         self.out.write("payments", payments, month)
         self.out.write("payment_applications", exports.render_applications(closed.applications), month)
         self.out.write_offs.write(exports.render_write_offs(closed.write_offs))
-
-        card = self.cash.record(closed.payments, pop)
-        self.out.settlements.write(exports.render_settlements(pop, card))
+        card = self.cash.record(closed.payments, self.pop)
+        self.out.settlements.write(exports.render_settlements(self.pop, card))
         lines = self.cash.statement(self.rng(Stream.CASH, month), month, self.as_of)
-        self.out.bank.write(exports.render_bank_lines(pop, lines, self.out.bank.rows + 1))
-        return int((docs.doc_type == ledger.INVOICE).sum())
+        self.out.bank.write(exports.render_bank_lines(self.pop, lines, self.out.bank.rows + 1))
 
     def _write_plans(
         self,

@@ -280,132 +280,198 @@ def _snap_to_payment_run(pop: Population, c: np.ndarray, day: np.ndarray) -> np.
     return np.where(run >= 0, next_weekday(day, run.astype(np.int64)), next_business_day(day)).astype(np.int32)
 
 
-def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: int, salt: int) -> Settlement:
-    """Draw the complete future of ``docs``; keep what happens on or before ``as_of``."""
-    n = len(docs)
-    c, amount, day = docs.customer, docs.amount, docs.day
-    due = np.where(docs.due_day >= 0, docs.due_day, day + 30)
-    pay = due + np.rint(_expected_delay(rng, pop, c, due, amount)).astype(np.int64)
-    pay = np.maximum(pay, day + 3)
+@dataclass(frozen=True)
+class _Disputes:
+    disputed: np.ndarray
+    opened: np.ndarray
+    resolved: np.ndarray
+    resolution: np.ndarray
+    credit: np.ndarray  # cents credited (by a dispute resolution or a pricing adjustment)
+    credit_day: np.ndarray
+    credited_by_dispute: np.ndarray
 
-    # disputes delay payment until resolved; a resolution may credit part or all of the invoice
+
+@dataclass(frozen=True)
+class _Promises:
+    asked: np.ndarray
+    created: np.ndarray
+    promised: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Cash:
+    """Up to two instalments per document and whatever is written off instead of paid."""
+
+    part1: np.ndarray
+    part2: np.ndarray
+    day1: np.ndarray
+    day2: np.ndarray
+    paid1: np.ndarray
+    paid2: np.ndarray
+    app1: np.ndarray
+    app2: np.ndarray
+    written_off: np.ndarray
+    wo_day: np.ndarray
+    wo_reason: np.ndarray
+
+
+def _draw_disputes(rng: np.random.Generator, pop: Population, docs: Documents, pay: np.ndarray) -> _Disputes:
+    """Disputes (likelier on unusually large invoices) hold payment until resolved; a
+    resolution may credit part or all of the invoice. Undisputed invoices sometimes get a
+    pricing credit before they are paid."""
+    n, c, amount, day = len(docs), docs.customer, docs.amount, docs.day
     disputed = rng.random(n) < pop.p_dispute[c] * np.where(np.log(amount) > pop.size_mu[c] + 0.7, 1.5, 1.0)
     opened = day + rng.integers(3, 46, n)
     resolved = opened + 5 + np.rint(rng.gamma(2.0, 10.0, n)).astype(np.int64)
     resolution = rng.choice(3, n, p=[0.45, 0.40, 0.15])
-    pay = np.where(disputed, np.maximum(pay, resolved + rng.integers(2, 16, n)), pay)
-    dispute_credit = disputed & (resolution == CREDIT_ISSUED)
+    by_dispute = disputed & (resolution == CREDIT_ISSUED)
     adjustment = ~disputed & (rng.random(n) < P_ADJUSTMENT_CREDIT)
     fraction = np.where(
-        dispute_credit & (rng.random(n) < 0.3), 1.0,
-        np.where(dispute_credit, rng.uniform(0.05, 0.5, n), rng.uniform(0.02, 0.2, n)),
+        by_dispute & (rng.random(n) < 0.3),
+        1.0,
+        np.where(by_dispute, rng.uniform(0.05, 0.5, n), rng.uniform(0.02, 0.2, n)),
     )
-    has_credit = dispute_credit | adjustment
-    credit = np.where(has_credit, np.clip(np.round(amount * fraction), 1, amount), 0).astype(np.int64)
+    credit = np.where(by_dispute | adjustment, np.clip(np.round(amount * fraction), 1, amount), 0).astype(np.int64)
     credit_day = np.where(disputed, resolved, np.clip(day + rng.integers(5, 41, n), day + 1, pay - 1))
-    to_pay = amount - credit
+    return _Disputes(disputed, opened, resolved, resolution, credit, credit_day, by_dispute)
 
-    # customers that default stop paying; a few invoices get lost in the customer's process
-    stuck = rng.random(n) < P_STUCK
-    default_day = pop.default_day[c]
-    never = stuck | (pay >= default_day)
 
-    # collectors ask late payers for a promise; customers keep it with their own propensity
+def _draw_promises(
+    rng: np.random.Generator, pop: Population, c: np.ndarray, due: np.ndarray, pay: np.ndarray,
+    never: np.ndarray, to_pay: np.ndarray,
+) -> tuple[_Promises, np.ndarray]:
+    """Collectors ask late payers for a promise to pay; a customer keeps it with its own
+    propensity, which pulls its payment forward. Returns the promises and the new payment days."""
+    n = len(c)
     asked = (never | (pay > due + 10)) & (rng.random(n) < P_PROMISE_ASKED) & (to_pay > 0)
     created = due + rng.integers(5, 26, n)
     asked &= never | (created < pay - 1)
     promised = created + rng.integers(3, 15, n)
     keeps = asked & ~never & (rng.random(n) < pop.p_keep_promise[c])
     pay = np.where(keeps, np.maximum(created + 1, promised - rng.integers(0, 3, n)), pay)
+    return _Promises(asked, created, promised), pay
 
-    # instalments, short payments
+
+def _draw_cash(
+    rng: np.random.Generator, pop: Population, c: np.ndarray, due: np.ndarray, pay: np.ndarray,
+    to_pay: np.ndarray, stuck: np.ndarray, salt: int,
+) -> _Cash:
+    """Instalments and short payments on the customer's payment-run days, the application lag,
+    and the write-off of whatever is never paid: small short-paid balances after a month, a
+    defaulter's items with its account, an invoice lost in the customer's process after a year."""
+    n = len(c)
     partial = (rng.random(n) < pop.p_partial[c]) & (to_pay >= 2_000)
     part1 = np.where(partial, np.round(to_pay * rng.uniform(0.3, 0.7, n)), to_pay).astype(np.int64)
-    part2 = to_pay - part1
     short = (rng.random(n) < P_SHORT_PAY) & (to_pay >= 5_000)
     short_by = np.where(short, np.minimum(rng.integers(100, 2_501, n), to_pay // 50), 0)
-    part2 = np.where(partial, part2 - short_by, 0)
+    part2 = np.where(partial, to_pay - part1 - short_by, 0)
     part1 = np.where(partial, part1, part1 - short_by)
     day1 = _snap_to_payment_run(pop, c, pay)
     day2 = _snap_to_payment_run(pop, c, pay + rng.integers(14, 61, n))
+    default_day = pop.default_day[c]
     paid1 = ~stuck & (day1 < default_day) & (part1 > 0)
     paid2 = ~stuck & (day2 < default_day) & (part2 > 0)
-    app1 = day1 + _application_lag(c, day1, salt)
-    app2 = day2 + _application_lag(c, day2, salt)
 
-    # whatever is never paid is written off: small balances after a month, defaulters' items
-    # with the account, lost invoices after a year
     written_off = to_pay - part1 * paid1 - part2 * paid2
-    last_pay = np.where(paid2, day2, day1)
     missed = ((part1 > 0) & ~paid1) | ((part2 > 0) & ~paid2)
     reason = np.where(stuck, UNCOLLECTIBLE, np.where(missed, BANKRUPTCY, SMALL_BALANCE))
     wo_day = np.select(
         [reason == UNCOLLECTIBLE, reason == BANKRUPTCY],
         [due + rng.integers(365, 541, n), np.maximum(pop.write_off_day[c], due + 120)],
-        last_pay + rng.integers(20, 46, n),
+        np.where(paid2, day2, day1) + rng.integers(20, 46, n),
     )
-    has_wo = written_off > 0
+    return _Cash(
+        part1, part2, day1, day2, paid1, paid2,
+        day1 + _application_lag(c, day1, salt), day2 + _application_lag(c, day2, salt),
+        written_off, wo_day, reason,
+    )
 
-    counted = np.zeros(n, dtype=np.int64)
-    counted += part1 * (paid1 & (app1 <= as_of)) + part2 * (paid2 & (app2 <= as_of))
-    counted += credit * (has_credit & (credit_day <= as_of)) + written_off * (has_wo & (wo_day <= as_of))
-    open_amount = amount - counted
+
+def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: int, salt: int) -> Settlement:
+    """Draw the complete future of ``docs``; keep what happens on or before ``as_of``."""
+    n = len(docs)
+    c = docs.customer
+    due = np.where(docs.due_day >= 0, docs.due_day, docs.day + 30)
+    pay = due + np.rint(_expected_delay(rng, pop, c, due, docs.amount)).astype(np.int64)
+    pay = np.maximum(pay, docs.day + 3)
+    dispute = _draw_disputes(rng, pop, docs, pay)
+    pay = np.where(dispute.disputed, np.maximum(pay, dispute.resolved + rng.integers(2, 16, n)), pay)
+    to_pay = docs.amount - dispute.credit
+    stuck = rng.random(n) < P_STUCK
+    promise, pay = _draw_promises(rng, pop, c, due, pay, stuck | (pay >= pop.default_day[c]), to_pay)
+    cash = _draw_cash(rng, pop, c, due, pay, to_pay, stuck, salt)
+
+    has_credit, has_wo = dispute.credit > 0, cash.written_off > 0
+    dated = [  # (kind, happens, amount, day, application day, aux)
+        (PAYMENT, cash.paid1, cash.part1, cash.day1, cash.app1, 0),
+        (PAYMENT, cash.paid2, cash.part2, cash.day2, cash.app2, 0),
+        (CREDIT, has_credit, dispute.credit, dispute.credit_day, dispute.credit_day,
+         np.round(docs.tax * dispute.credit / docs.amount).astype(np.int64)),
+        (WRITE_OFF, has_wo, cash.written_off, cash.wo_day, cash.wo_day, cash.wo_reason),
+    ]
+    counted = sum(amount * (happens & (app <= as_of)) for _, happens, amount, _, app, _ in dated)
+    open_amount = docs.amount - counted
     status = np.select(
-        [open_amount == amount, open_amount > 0, has_wo & (wo_day <= as_of)],
+        [open_amount == docs.amount, open_amount > 0, has_wo & (cash.wo_day <= as_of)],
         [OPEN, PARTIALLY_PAID, WRITTEN_OFF],
         CLOSED,
     ).astype(np.int8)
-    touched = np.stack(
-        [
-            day,
-            np.where(paid1 & (app1 <= as_of), app1, 0),
-            np.where(paid2 & (app2 <= as_of), app2, 0),
-            np.where(has_credit & (credit_day <= as_of), credit_day, 0),
-            np.where(has_wo & (wo_day <= as_of), wo_day, 0),
-        ]
-    ).max(axis=0)
-    last_modified = touched * SECONDS_PER_DAY + _time_of_day(rng, n)
+    seen = np.stack([docs.day] + [np.where(h & (app <= as_of), app, 0) for _, h, _, _, app, _ in dated])
+    last_modified = seen.max(axis=0) * SECONDS_PER_DAY + _time_of_day(rng, n)
+    cleared = np.stack([np.where(h, app, 0) for _, h, _, _, app, _ in dated]).max(axis=0)
+    events = _events(docs, [(k, h & (d <= as_of), a, d, app, x) for k, h, a, d, app, x in dated])
 
-    cleared = np.stack(
-        [np.where(paid1, app1, 0), np.where(paid2, app2, 0), np.where(has_credit, credit_day, 0), np.where(has_wo, wo_day, 0)]
-    ).max(axis=0)
-    events = _events(
-        docs,
-        [
-            (PAYMENT, paid1 & (day1 <= as_of), part1, day1, app1, 0),
-            (PAYMENT, paid2 & (day2 <= as_of), part2, day2, app2, 0),
-            (CREDIT, has_credit & (credit_day <= as_of), credit, credit_day, credit_day,
-             np.round(docs.tax * credit / amount).astype(np.int64)),
-            (WRITE_OFF, has_wo & (wo_day <= as_of), written_off, wo_day, wo_day, reason),
-        ],
+    final_pay = np.where(cash.part2 > 0, np.where(cash.paid2, cash.day2, NO_DAY), np.where(cash.paid1, cash.day1, NO_DAY))
+    return Settlement(
+        open_amount,
+        status,
+        last_modified,
+        events,
+        _activities(docs, due, cleared, as_of, dispute, promise),
+        _promise_records(rng, docs, promise, to_pay, final_pay, as_of),
+        _dispute_records(rng, docs, dispute, as_of),
     )
-    final_pay = np.where(partial, np.where(paid2, day2, NO_DAY), np.where(paid1, day1, NO_DAY))
-    promise_status = np.select(
-        [(final_pay <= promised + PROMISE_GRACE_DAYS) & (final_pay <= as_of), promised + PROMISE_GRACE_DAYS < as_of],
-        [1, 2],
-        0,
-    ).astype(np.int8)
-    keep = asked & (created <= as_of)
-    promises = Promises(
-        customer=c[keep], doc_type=docs.doc_type[keep], doc_number=docs.number[keep],
-        promised_day=promised[keep], amount=to_pay[keep],
-        created=created[keep] * SECONDS_PER_DAY + _time_of_day(rng, int(keep.sum())),
-        status=promise_status[keep],
+
+
+def _promise_records(
+    rng: np.random.Generator, docs: Documents, promise: _Promises, to_pay: np.ndarray, final_pay: np.ndarray,
+    as_of: int,
+) -> Promises:
+    """Promises made by the as-of date: kept (paid within a grace period), broken, or open."""
+    deadline = promise.promised + PROMISE_GRACE_DAYS
+    status = np.select([(final_pay <= deadline) & (final_pay <= as_of), deadline < as_of], [1, 2], 0)
+    keep = promise.asked & (promise.created <= as_of)
+    return Promises(
+        customer=docs.customer[keep],
+        doc_type=docs.doc_type[keep],
+        doc_number=docs.number[keep],
+        promised_day=promise.promised[keep],
+        amount=to_pay[keep],
+        created=promise.created[keep] * SECONDS_PER_DAY + _time_of_day(rng, int(keep.sum())),
+        status=status[keep].astype(np.int8),
     )
-    keep = disputed & (opened <= as_of)
-    is_resolved = resolved[keep] <= as_of
+
+
+def _dispute_records(rng: np.random.Generator, docs: Documents, dispute: _Disputes, as_of: int) -> Disputes:
+    """Disputes opened by the as-of date; those resolved later are still open."""
+    keep = dispute.disputed & (dispute.opened <= as_of)
     k = int(keep.sum())
-    disputes = Disputes(
-        doc_type=docs.doc_type[keep], doc_number=docs.number[keep],
-        opened=opened[keep] * SECONDS_PER_DAY + _time_of_day(rng, k),
-        amount=np.where(dispute_credit[keep], np.maximum(credit[keep], np.round(amount[keep] * rng.uniform(0.1, 1.0, k))), amount[keep]).astype(np.int64),
+    resolved = dispute.resolved[keep] <= as_of
+    amount = docs.amount[keep]
+    claimed = np.where(
+        dispute.credited_by_dispute[keep],
+        np.maximum(dispute.credit[keep], np.round(amount * rng.uniform(0.1, 1.0, k))),
+        amount,
+    ).astype(np.int64)
+    return Disputes(
+        doc_type=docs.doc_type[keep],
+        doc_number=docs.number[keep],
+        opened=dispute.opened[keep] * SECONDS_PER_DAY + _time_of_day(rng, k),
+        amount=claimed,
         reason=rng.integers(0, len(DISPUTE_REASONS), k),
-        resolved=np.where(is_resolved, resolved[keep] * SECONDS_PER_DAY + _time_of_day(rng, k), -1),
-        resolution=np.where(is_resolved, resolution[keep], -1),
+        resolved=np.where(resolved, dispute.resolved[keep] * SECONDS_PER_DAY + _time_of_day(rng, k), -1),
+        resolution=np.where(resolved, dispute.resolution[keep], -1),
     )
-    activities = _activities(docs, due, cleared, as_of, disputed, opened, asked, created, promised)
-    return Settlement(open_amount, status, last_modified, events, activities, promises, disputes)
-
 
 
 def _events(docs: Documents, parts: list[tuple]) -> Events:
@@ -428,29 +494,33 @@ def _events(docs: Documents, parts: list[tuple]) -> Events:
     return Events.concat(out)
 
 
-def _activities(docs, due, cleared, as_of, disputed, opened, asked, created, promised) -> Activities:
+def _activities(
+    docs: Documents, due: np.ndarray, cleared: np.ndarray, as_of: int, dispute: _Disputes, promise: _Promises
+) -> Activities:
     """Dunning steps while a document stays unpaid, plus notes on disputes and promises."""
+    always = np.ones(len(due), dtype=bool)
     steps = [
-        (REMINDER, due + 3, np.ones(len(due), bool)),
-        (CALL, next_business_day(due + 21), np.ones(len(due), bool)),
-        (ESCALATION, due + 45, np.ones(len(due), bool)),
-        (FINAL_DEMAND, due + 90, np.ones(len(due), bool)),
-        (DISPUTE_NOTE, opened, disputed),
-        (PROMISE_NOTE, created, asked),
+        (REMINDER, due + 3, always),
+        (CALL, next_business_day(due + 21), always),
+        (ESCALATION, due + 45, always),
+        (FINAL_DEMAND, due + 90, always),
+        (DISPUTE_NOTE, dispute.opened, dispute.disputed),
+        (PROMISE_NOTE, promise.created, promise.asked),
     ]
     parts = []
     for template, day, applies in steps:
         mask = applies & (day <= as_of)
         if template < DISPUTE_NOTE:
             mask &= day < cleared
+        k = int(mask.sum())
         parts.append(
             Activities(
                 customer=docs.customer[mask],
                 doc_type=docs.doc_type[mask],
                 doc_number=docs.number[mask],
                 day=day[mask].astype(np.int32),
-                template=np.full(int(mask.sum()), template, dtype=np.int8),
-                promised_day=promised[mask] if template == PROMISE_NOTE else np.full(int(mask.sum()), -1),
+                template=np.full(k, template, dtype=np.int8),
+                promised_day=promise.promised[mask] if template == PROMISE_NOTE else np.full(k, -1),
             )
         )
     acts = Activities.concat(parts)

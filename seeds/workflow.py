@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -95,7 +96,16 @@ class Disputes(Records):
 class WorkflowDatabase:
     """Append-only writer of the workflow SQLite file; ids are sequential per table."""
 
-    def __init__(self, path: Path, customer_ids: pa.Array, collectors: np.ndarray, doc_id):
+    def __init__(
+        self,
+        path: Path,
+        customer_ids: pa.Array,
+        currencies: np.ndarray,
+        collectors: np.ndarray,
+        doc_id: Callable[[np.ndarray, np.ndarray], pa.Array],
+    ):
+        """``customer_ids``, ``currencies`` and ``collectors`` are per customer index; ``doc_id``
+        renders (document type, number) as the ERP's document number."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         self._con = sqlite3.connect(path)
@@ -104,6 +114,7 @@ class WorkflowDatabase:
         for ddl in SCHEMA:
             self._con.execute(ddl)
         self._customer_ids = customer_ids
+        self._currencies = currencies
         self._collectors = collectors
         self._doc_id = doc_id
         self.rows = {"activities": 0, "promises": 0, "disputes": 0}
@@ -118,8 +129,8 @@ class WorkflowDatabase:
         rows = zip(*(col.to_pylist() for col in columns))
         self._con.executemany(f"insert into {table} values ({placeholders})", rows)
 
-    def add(self, activities: Activities, promises: Promises, disputes: Disputes, currency: np.ndarray) -> None:
-        """Store one month's worth of workflow facts (``currency`` per customer index)."""
+    def add(self, activities: Activities, promises: Promises, disputes: Disputes) -> None:
+        """Store the workflow facts of one month's documents."""
         if len(activities):
             self._insert_activities(activities)
         if len(promises):
@@ -131,7 +142,7 @@ class WorkflowDatabase:
                     self._doc_id(promises.doc_type, promises.doc_number),
                     date_text(promises.promised_day),
                     pa.array(promises.amount),
-                    pa.array(currency[promises.customer], pa.string()),
+                    pa.array(self._currencies[promises.customer], pa.string()),
                     timestamp_text(promises.created),
                     choice_text(PROMISE_STATUSES, promises.status),
                 ],
