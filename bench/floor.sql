@@ -5,7 +5,8 @@
 
 create table invoices as
 select DocNo as invoice_id, CustNo as customer_id, DocType as document_type, Curr as currency,
-       cast(DocDate as date) as invoice_date, cast(DueDate as date) as due_date,
+       cast(DocDate as date) as invoice_date,
+       coalesce(cast(DueDate as date), cast(DocDate as date) + 30) as due_date,  -- missing_due_date_terms_days
        cast(Amount as decimal(18,2)) as amount
 from read_csv('{{company}}/erp/invoices/invoices_*.csv', header = true, all_varchar = true);
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from openpyxl import load_workbook
 
 from orchestration.defs.publish.serving import publish, write_exports
 
@@ -21,6 +22,8 @@ def _warehouse(path: Path, open_amount: str) -> None:
     con.execute("create or replace table marts.fct_ar_invoices as select '1' as invoice_id, "
                 f"cast({open_amount} as decimal(18,2)) as open_amount")
     con.execute("create or replace table staging.internal_only as select 1 as x")
+    con.execute("create or replace table marts.ar_kpis_monthly as select date '2026-10-31' as month_end, "
+                "cast(45.5 as decimal(9,1)) as dso_countback")
     con.close()
 
 
@@ -31,7 +34,7 @@ def _digest(path: Path) -> str:
 def test_publish_copies_consumer_schemas_only(tmp_path: Path) -> None:
     _warehouse(tmp_path / "wh.duckdb", "10.00")
     tables = publish(tmp_path / "wh.duckdb", tmp_path / "serving.duckdb", AS_OF, "run-1")
-    assert [(t.schema, t.name, t.rows) for t in tables] == [("marts", "fct_ar_invoices", 1)]
+    assert [(t.schema, t.name, t.rows) for t in tables] == [("marts", "ar_kpis_monthly", 1), ("marts", "fct_ar_invoices", 1)]
     con = duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True)
     assert con.execute("select as_of_date, run_id from meta.publication").fetchall() == [(AS_OF, "run-1")]
     assert con.execute("select count(*) from information_schema.tables where table_schema = 'staging'").fetchall() == [(0,)]
@@ -68,6 +71,9 @@ def test_exports_replace_schema_folders_and_keep_exception_files(tmp_path: Path)
     (exports / "marts").mkdir()
     (exports / "marts" / "dropped_table.parquet").write_text("stale")
     write_exports(tmp_path / "serving.duckdb", exports, tables)
-    assert sorted(p.name for p in (exports / "marts").iterdir()) == ["fct_ar_invoices.parquet", "fct_ar_invoices.xlsx"]
+    assert sorted(p.name for p in (exports / "marts").iterdir()) == [
+        "ar_kpis_monthly.parquet", "ar_kpis_monthly.xlsx", "fct_ar_invoices.parquet"]
+    sheet = load_workbook(exports / "marts" / "ar_kpis_monthly.xlsx").active
+    assert [c.value for c in sheet[1]] == ["month_end", "dso_countback"] and sheet["B2"].value == 45.5
     assert (exports / "exceptions" / "ar_at_x.com.csv").exists()
     assert duckdb.sql(f"select count(*) from '{exports / 'marts' / 'fct_ar_invoices.parquet'}'").fetchall() == [(1,)]

@@ -8,20 +8,23 @@ old inode lives on while it is open) and a failed publish leaves yesterday's fil
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from openpyxl import Workbook
 
 from orchestration.warehouse import scalar
 
 #: Schemas BI tools and finance read. Everything else stays in the working warehouse.
 CONSUMER_SCHEMAS = ("marts", "ml", "forecast", "quality", "writeback")
-#: Small tables finance opens in a spreadsheet.
+#: Summary tables finance opens in a spreadsheet (every forecast table too); the rest is Parquet.
+XLSX_TABLES = frozenset({"ar_kpis_monthly", "ar_expected_credit_loss", "payment_behavior",
+                         "billing_cohort_collection_curves", "customer_credit_balances"})
 XLSX_MAX_ROWS = 50_000
-XLSX_SCHEMAS = ("marts", "forecast")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,21 @@ def _swap_in(pending: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def write_xlsx(con: duckdb.DuckDBPyConnection, relation: str, target: Path) -> None:
+    """One sheet with a header row; streamed (write-only) since pandas' writer is several times slower.
+
+    Excel has no decimal type: amounts become numbers, which is what a spreadsheet user expects.
+    """
+    result = con.execute(f"select * from {relation}")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(relation.split(".")[-1][:31])
+    sheet.append([column[0] for column in result.description])
+    while rows := result.fetchmany(10_000):
+        for row in rows:
+            sheet.append([float(v) if isinstance(v, decimal.Decimal) else v for v in row])
+    book.save(target)
+
+
 def write_exports(serving: Path, exports_dir: Path, tables: list[PublishedTable]) -> None:
     """Parquet for every published table, XLSX for the small ones, one folder per schema.
 
@@ -91,8 +109,8 @@ def write_exports(serving: Path, exports_dir: Path, tables: list[PublishedTable]
             for table in (t for t in tables if t.schema == schema):
                 relation = f"{schema}.{table.name}"
                 con.execute(f"copy {relation} to '{pending / table.name}.parquet' (format parquet)")
-                if 0 < table.rows <= XLSX_MAX_ROWS and schema in XLSX_SCHEMAS:
-                    con.execute(f"select * from {relation}").df().to_excel(pending / f"{table.name}.xlsx", index=False)
+                if 0 < table.rows <= XLSX_MAX_ROWS and (table.name in XLSX_TABLES or schema == "forecast"):
+                    write_xlsx(con, relation, pending / f"{table.name}.xlsx")
             _swap_in(pending, exports_dir / schema)
     finally:
         con.close()
