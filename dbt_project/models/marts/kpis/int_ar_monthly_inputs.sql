@@ -66,9 +66,10 @@ events as (
 
 ),
 
+-- Cash from a payer the ERP could not name stays in the total as customer 'unknown'.
 payments as (
 
-    select payment_id, customer_id, currency, payment_date, amount
+    select payment_id, coalesce(customer_id, 'unknown') as customer_id, currency, payment_date, amount
     from {{ ref('fct_payments') }}
 
 ),
