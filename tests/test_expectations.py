@@ -567,7 +567,7 @@ def test_an_expectation_that_cannot_run_fails_loudly(monkeypatch):
     broken = gx.expectations.ExpectColumnValuesToBeBetween(
         column="method", min_value=0, meta={"rule": "payment_amount_not_positive", "column": "method", "detail": ""}
     )
-    part = SuitePart(("method",), gx.ExpectationSuite(name="broken", expectations=[broken]))
+    part = SuitePart("broken", ("method",), (broken,))
     monkeypatch.setattr(runner, "suite_parts", lambda *args: (part,))
     with pytest.raises(RuntimeError, match="failed to run: Column values, min_value, and max_value"):
         validate("payments", batch("payments"))
