@@ -224,7 +224,7 @@ def _suite_violations(ent: Entity, frame: pd.DataFrame, reporting_currency: str,
     only the failed ones are run again to list every failing row. Clean batches, the common
     case, pay for the first pass alone.
     """
-    prepared = validation_frame(ent, frame)
+    prepared = validation_frame(ent, frame, reporting_currency)
     null_columns = {name for name in prepared.columns if prepared[name].isna().all()}
     row_positions = pd.Index(frame["_row_number"].to_numpy())
     violations = []

@@ -23,7 +23,7 @@ from expectations.currencies import ISO_4217_CURRENCIES
 from expectations.relations import find_cycles
 from expectations.rules import RULES
 from expectations.runner import BatchContext, BatchVerdict, RowFailure, gx_errors, validate_batch
-from expectations.suites import SuitePart, entity_suite
+from expectations.suites import SuitePart, can_fail, entity_suite
 
 AS_OF = dt.date(2026, 3, 1)
 CONTEXT = BatchContext(as_of=AS_OF)
@@ -585,3 +585,11 @@ def test_frame_index_does_not_matter_only_row_numbers_do():
     frame.index = [10, 5, 7]
     verdict = validate("invoices", frame)
     assert [(f.row_number, f.rule) for f in verdict.failures] == [(3, "currency_not_iso4217")]
+
+
+def test_expectations_over_all_null_columns_are_skipped_except_not_null():
+    not_null = gx.expectations.ExpectColumnValuesToNotBeNull(column="amount")
+    bounded = gx.expectations.ExpectColumnValuesToBeBetween(column="amount", min_value=0)
+    pair = gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(column_A="amount", column_B="tax_amount")
+    assert can_fail(not_null, {"amount"}) and not can_fail(bounded, {"amount"})
+    assert not can_fail(pair, {"tax_amount"}) and can_fail(pair, {"status"})
