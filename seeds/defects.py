@@ -20,8 +20,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seeds.ledger import CREDIT_MEMO, INVOICE
-from seeds.textio import Columns, CsvSink, date_text, money_text, money_text_eu, take_rows, timestamp_text
+from seeds.calendar import SECONDS_PER_DAY
+from seeds.ledger import CREDIT_MEMO, DAY_START, INVOICE
+from seeds.textio import (
+    Columns,
+    CsvSink,
+    constant_text,
+    date_text,
+    money_text,
+    money_text_eu,
+    take_rows,
+    timestamp_text,
+)
 
 DUPLICATE_ROW = "duplicate_row"
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
@@ -46,6 +56,9 @@ DEFECT_KINDS = DOCUMENT_DEFECTS + (HIERARCHY_CYCLE,)
 DAY_FIRST, MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
 UNKNOWN_CURRENCIES = ("XXX", "US$")
 LOG_HEADER = ["file", "row_number", "column", "defect"]
+#: Time of day of a stale document version: an hour before the office hours real versions are
+#: stamped in, so it is always older than the version that replaced it.
+STALE_VERSION_TIME = DAY_START - 3600
 
 
 @dataclass(frozen=True)
@@ -263,23 +276,25 @@ def _pad(rng: np.random.Generator, values: pa.Array) -> pa.Array:
 def _insert_copies(
     rng: np.random.Generator, table: Columns, facts: DocumentFacts, rows: np.ndarray, stale: np.ndarray
 ) -> tuple[Columns, np.ndarray]:
-    """Insert a copy right after each of ``rows``; stale copies carry an earlier version of the
-    document (different amount, earlier ``LastModified``), so the latest version must win.
+    """Insert a copy right after each of ``rows``. A stale copy is the document as first issued,
+    before a correction re-priced it: another amount, nothing settled yet (open, open amount =
+    amount) and a ``LastModified`` early on the issue date, before any later change — so the
+    latest version must win, not the last row.
 
     Returns the new table and, for every original row then every copy, its new 0-based position.
     """
     n = len(facts.doc_type)
     copies = take_rows(table, rows)
     if stale.any():
-        k = int(stale.sum())
         sel = rows[stale]
-        factor = rng.uniform(0.8, 1.2, k)
-        older = np.round(facts.amount[sel] * factor).astype(np.int64)
+        older = np.round(facts.amount[sel] * rng.uniform(0.8, 1.2, len(sel))).astype(np.int64)
         older = np.where(older == facts.amount[sel], facts.amount[sel] + 100, older)
         mask = pa.array(stale)
         copies["Amount"] = pc.replace_with_mask(copies["Amount"], mask, money_text(older))
-        earlier = facts.last_modified[sel] - rng.integers(3_600, 259_200, k)
-        copies["LastModified"] = pc.replace_with_mask(copies["LastModified"], mask, timestamp_text(earlier))
+        copies["OpenAmount"] = pc.replace_with_mask(copies["OpenAmount"], mask, money_text(older))
+        copies["Status"] = pc.replace_with_mask(copies["Status"], mask, constant_text("open", len(sel)))
+        issued = facts.day[sel].astype(np.int64) * SECONDS_PER_DAY + STALE_VERSION_TIME
+        copies["LastModified"] = pc.replace_with_mask(copies["LastModified"], mask, timestamp_text(issued))
     keys = np.concatenate([2 * np.arange(n), 2 * rows + 1])
     order = np.argsort(keys, kind="stable")
     position = np.empty(len(keys), dtype=np.int64)
