@@ -27,7 +27,6 @@ from collections.abc import Set
 from dataclasses import dataclass
 
 import great_expectations as gx
-import numpy as np
 import pandas as pd
 from great_expectations.core import ExpectationValidationResult
 from great_expectations.core.batch_definition import BatchDefinition
@@ -104,8 +103,10 @@ class BatchContext:
         for name in ("landed_row_count", "previous_row_count"):
             if (getattr(self, name) or 0) < 0:
                 raise ValueError(f"{name} cannot be negative")
-        if self.days_ahead < 0 or self.days_ahead_forward < 0 or self.max_abs_amount <= 0:
-            raise ValueError("days_ahead, days_ahead_forward and max_abs_amount must be positive")
+        if self.days_ahead < 0 or self.days_ahead_forward < 0:
+            raise ValueError("days_ahead and days_ahead_forward cannot be negative")
+        if self.max_abs_amount <= 0:
+            raise ValueError("max_abs_amount must be positive")
 
     @property
     def bounds(self) -> Bounds:

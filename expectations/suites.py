@@ -330,9 +330,8 @@ def suite_parts(entity_name: str, reporting_currency: str, bounds: Bounds) -> tu
     """The entity's expectations split by the columns each reads; built once, then cached.
 
     GX's pandas engine copies the whole batch frame for every expectation that skips nulls, so
-    one suite over a wide frame costs expectations x columns x rows.
-    Validating each group on a frame of its own two or three columns keeps a million-row batch
-    within seconds. An expectation joins the widest group that already covers its columns.
+    one suite over a wide frame costs expectations x columns x rows; validating each group on a
+    frame of its own one to three columns does not. An expectation joins the widest group that already covers its columns.
     """
     groups: dict[frozenset[str], list[Expectation]] = {}
     expectations = entity_expectations(entity_name, reporting_currency, bounds)
@@ -404,7 +403,6 @@ SCOPED_COLUMNS: dict[str, Callable[[pd.DataFrame, str], dict[str, pd.Series]]] =
 }
 
 
-
 def _nanosecond_datetimes(values: pd.Series) -> pd.Series:
     """datetime64[ns] (GX compares only that unit vectorised), far-off values clipped inside it."""
     stamps = values if pd.api.types.is_datetime64_dtype(values) else pd.to_datetime(values)
@@ -424,9 +422,8 @@ def _comparable(col: Column, values: pd.Series) -> pd.Series:
 
 
 def validation_frame(ent: Entity, frame: pd.DataFrame, reporting_currency: str) -> pd.DataFrame:
-    """Canonical and scoped columns in comparable dtypes, indexed by row number.
+    """Canonical columns (absent optional ones as nulls) and scoped columns, indexed by row number.
 
-    Absent optional columns are null.
     The index is the batch's ``_row_number`` and deliberately unnamed: GX then reports failing
     rows as plain index values, where ``unexpected_index_column_names`` would look each one up
     (minutes, not milliseconds, when a whole column is wrong in a million-row file).
