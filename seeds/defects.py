@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -87,10 +88,6 @@ class DefectInjector:
     def close(self) -> None:
         self._log.close()
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
     def _record(self, file: str, rows: np.ndarray, columns: list[str], kinds: list[str]) -> None:
         if not len(rows):
             return
@@ -133,70 +130,22 @@ class DefectInjector:
         chosen = self._choose(rng, DOCUMENT_DEFECTS, applies)
         if not (chosen >= 0).any():
             return table
-        edits = _Edits(table)
-        log_rows: list[np.ndarray] = []
-        log_cols: list[str] = []
-        log_kinds: list[str] = []
 
         def rows_of(kind: str) -> np.ndarray:
             return np.flatnonzero(chosen == DOCUMENT_DEFECTS.index(kind))
 
-        def note(rows: np.ndarray, column: str | np.ndarray, kind: str) -> None:
-            log_rows.append(rows)
-            log_cols.extend(np.broadcast_to(np.asarray(column, dtype=object), rows.shape).tolist())
-            log_kinds.extend([kind] * len(rows))
-
-        rows = rows_of(LEADING_ZEROS)
-        edits.set("CustNo", rows, pc.binary_join_element_wise("00", table["CustNo"].take(pa.array(rows)), ""))
-        note(rows, "CustNo", LEADING_ZEROS)
-
-        rows = rows_of(UNKNOWN_CUSTOMER)
-        edits.set("CustNo", rows, pa.array(rng.integers(90_000_000, 100_000_000, len(rows))).cast(pa.string()))
-        note(rows, "CustNo", UNKNOWN_CUSTOMER)
-
-        rows = rows_of(UNKNOWN_CURRENCY)
-        edits.set("Curr", rows, pa.array(np.array(UNKNOWN_CURRENCIES)[rng.integers(0, 2, len(rows))], pa.string()))
-        note(rows, "Curr", UNKNOWN_CURRENCY)
-
-        rows = rows_of(STRAY_WHITESPACE)
-        columns = np.array(["CustNo", "Curr", "DocType"])[rng.integers(0, 3, len(rows))]
-        for column in ("CustNo", "Curr", "DocType"):
-            sel = rows[columns == column]
-            edits.set(column, sel, _pad(rng, table[column].take(pa.array(sel))))
-        note(rows, columns, STRAY_WHITESPACE)
-
-        rows = rows_of(EUROPEAN_DECIMAL)
-        edits.set("Amount", rows, money_text_eu(facts.amount[rows]))
-        note(rows, "Amount", EUROPEAN_DECIMAL)
-
-        for kind in (NEGATIVE_AMOUNT, CREDIT_MEMO_WRONG_SIGN):
-            rows = rows_of(kind)
-            edits.set("Amount", rows, money_text(-facts.amount[rows]))
-            note(rows, "Amount", kind)
-
-        rows = rows_of(DATE_FORMAT)
-        use_due = (facts.due_day[rows] >= 0) & (rng.random(len(rows)) < 0.4)
-        days = np.where(use_due, facts.due_day[rows], facts.day[rows])
-        month_first = (_day_of_month(days) > 12) & (rng.random(len(rows)) < 0.5)
-        for column, fmt_mask in (("DocDate", ~use_due), ("DueDate", use_due)):
-            for fmt, mask in ((DAY_FIRST, ~month_first), (MONTH_FIRST, month_first)):
-                sel = fmt_mask & mask
-                if sel.any():
-                    edits.set(column, rows[sel], date_text(days[sel], fmt))
-                    self.date_formats.add(fmt)
-        note(rows, np.where(use_due, "DueDate", "DocDate"), DATE_FORMAT)
-
-        table = edits.apply()
-        copies = np.concatenate([rows_of(DUPLICATE_ROW), rows_of(CONFLICTING_DUPLICATE)])
-        stale = np.concatenate([np.zeros(len(rows_of(DUPLICATE_ROW)), bool), np.ones(len(rows_of(CONFLICTING_DUPLICATE)), bool)])
-        table, position = _insert_copies(rng, table, facts, copies, stale)
-        in_place = np.concatenate(log_rows) if log_rows else np.zeros(0, np.int64)
-        copy_rows = position[n:] + 1
+        edits = _Edits(table)
+        _edit_identifiers(rng, edits, table, rows_of)
+        _edit_amounts(edits, facts, rows_of)
+        self.date_formats |= _edit_dates(rng, edits, facts, rows_of(DATE_FORMAT))
+        duplicates, stale = rows_of(DUPLICATE_ROW), rows_of(CONFLICTING_DUPLICATE)
+        table, position = _insert_copies(rng, edits.apply(), facts, duplicates, stale)
+        edited = np.array(edits.logged_rows, dtype=np.int64)
         self._record(
             file,
-            np.concatenate([position[in_place] + 1, copy_rows]),
-            log_cols + np.where(stale, "Amount", "").tolist(),
-            log_kinds + [CONFLICTING_DUPLICATE if s else DUPLICATE_ROW for s in stale],
+            np.concatenate([position[edited] + 1, position[n:] + 1]),
+            edits.logged_columns + [""] * len(duplicates) + ["Amount"] * len(stale),
+            edits.logged_kinds + [DUPLICATE_ROW] * len(duplicates) + [CONFLICTING_DUPLICATE] * len(stale),
         )
         return table
 
@@ -208,14 +157,9 @@ class DefectInjector:
         if not len(zeros) + len(spaces):
             return table
         edits = _Edits(table)
-        edits.set("CustNo", zeros, pc.binary_join_element_wise("00", table["CustNo"].take(pa.array(zeros)), ""))
-        edits.set("CustNo", spaces, _pad(rng, table["CustNo"].take(pa.array(spaces))))
-        self._record(
-            file,
-            np.concatenate([zeros, spaces]) + 1,
-            ["CustNo"] * (len(zeros) + len(spaces)),
-            [LEADING_ZEROS] * len(zeros) + [STRAY_WHITESPACE] * len(spaces),
-        )
+        edits.set("CustNo", zeros, _with_leading_zeros(table["CustNo"].take(pa.array(zeros))), LEADING_ZEROS)
+        edits.set("CustNo", spaces, _pad(rng, table["CustNo"].take(pa.array(spaces))), STRAY_WHITESPACE)
+        self._record(file, np.array(edits.logged_rows) + 1, edits.logged_columns, edits.logged_kinds)
         return edits.apply()
 
     def hierarchy(self, rng: np.random.Generator, file: str, column: str, parent: np.ndarray) -> np.ndarray:
@@ -236,17 +180,24 @@ class DefectInjector:
 
 
 class _Edits:
-    """Cell replacements collected per column, applied in one pass per column."""
+    """Cell replacements collected per column, applied in one pass per column, and the log
+    entry (row, column, defect) of each."""
 
     def __init__(self, table: Columns):
         self._table = table
         self._rows: dict[str, list[np.ndarray]] = {}
         self._values: dict[str, list[pa.Array]] = {}
+        self.logged_rows: list[int] = []
+        self.logged_columns: list[str] = []
+        self.logged_kinds: list[str] = []
 
-    def set(self, column: str, rows: np.ndarray, values: pa.Array) -> None:
+    def set(self, column: str, rows: np.ndarray, values: pa.Array, kind: str) -> None:
         if len(rows):
             self._rows.setdefault(column, []).append(np.asarray(rows))
             self._values.setdefault(column, []).append(values)
+            self.logged_rows.extend(int(r) for r in rows)
+            self.logged_columns.extend([column] * len(rows))
+            self.logged_kinds.extend([kind] * len(rows))
 
     def apply(self) -> Columns:
         out = dict(self._table)
@@ -258,6 +209,55 @@ class _Edits:
             mask[rows] = True
             out[column] = pc.replace_with_mask(out[column], pa.array(mask), values.take(pa.array(order)))
         return out
+
+
+def _edit_identifiers(
+    rng: np.random.Generator, edits: _Edits, table: Columns, rows_of: Callable[[str], np.ndarray]
+) -> None:
+    """Customer numbers with leading zeros or unknown to the master, unknown currency codes,
+    stray whitespace around customer numbers, currency codes and document types."""
+    rows = rows_of(LEADING_ZEROS)
+    edits.set("CustNo", rows, _with_leading_zeros(table["CustNo"].take(pa.array(rows))), LEADING_ZEROS)
+    rows = rows_of(UNKNOWN_CUSTOMER)
+    unknown = pa.array(rng.integers(90_000_000, 100_000_000, len(rows))).cast(pa.string())
+    edits.set("CustNo", rows, unknown, UNKNOWN_CUSTOMER)
+    rows = rows_of(UNKNOWN_CURRENCY)
+    codes = pa.array(np.array(UNKNOWN_CURRENCIES)[rng.integers(0, len(UNKNOWN_CURRENCIES), len(rows))], pa.string())
+    edits.set("Curr", rows, codes, UNKNOWN_CURRENCY)
+    rows = rows_of(STRAY_WHITESPACE)
+    columns = np.array(["CustNo", "Curr", "DocType"])[rng.integers(0, 3, len(rows))]
+    for column in ("CustNo", "Curr", "DocType"):
+        sel = rows[columns == column]
+        edits.set(column, sel, _pad(rng, table[column].take(pa.array(sel))), STRAY_WHITESPACE)
+
+
+def _edit_amounts(edits: _Edits, facts: DocumentFacts, rows_of: Callable[[str], np.ndarray]) -> None:
+    """European decimals in a US file, negative invoices, credit memos with the wrong sign."""
+    rows = rows_of(EUROPEAN_DECIMAL)
+    edits.set("Amount", rows, money_text_eu(facts.amount[rows]), EUROPEAN_DECIMAL)
+    for kind in (NEGATIVE_AMOUNT, CREDIT_MEMO_WRONG_SIGN):
+        rows = rows_of(kind)
+        edits.set("Amount", rows, money_text(-facts.amount[rows]), kind)
+
+
+def _edit_dates(rng: np.random.Generator, edits: _Edits, facts: DocumentFacts, rows: np.ndarray) -> set[str]:
+    """Document or due dates written day-first, or month-first when the day exceeds 12 (never
+    ambiguous for a reader trying ISO, day-first, month-first in turn). Returns formats used."""
+    use_due = (facts.due_day[rows] >= 0) & (rng.random(len(rows)) < 0.4)
+    days = np.where(use_due, facts.due_day[rows], facts.day[rows])
+    month_first = (_day_of_month(days) > 12) & (rng.random(len(rows)) < 0.5)
+    used = set()
+    for column, in_column in (("DocDate", ~use_due), ("DueDate", use_due)):
+        for fmt, with_format in ((DAY_FIRST, ~month_first), (MONTH_FIRST, month_first)):
+            sel = in_column & with_format
+            if sel.any():
+                edits.set(column, rows[sel], date_text(days[sel], fmt), DATE_FORMAT)
+                used.add(fmt)
+    return used
+
+
+def _with_leading_zeros(values: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise("00", values, "")
 
 
 def _day_of_month(days: np.ndarray) -> np.ndarray:
@@ -274,16 +274,19 @@ def _pad(rng: np.random.Generator, values: pa.Array) -> pa.Array:
 
 
 def _insert_copies(
-    rng: np.random.Generator, table: Columns, facts: DocumentFacts, rows: np.ndarray, stale: np.ndarray
+    rng: np.random.Generator, table: Columns, facts: DocumentFacts, duplicates: np.ndarray, stale_rows: np.ndarray
 ) -> tuple[Columns, np.ndarray]:
-    """Insert a copy right after each of ``rows``. A stale copy is the document as first issued,
-    before a correction re-priced it: another amount, nothing settled yet (open, open amount =
-    amount) and a ``LastModified`` early on the issue date, before any later change — so the
-    latest version must win, not the last row.
+    """Insert a copy right after each row of ``duplicates`` (exact) and of ``stale_rows`` (an older
+    version). The older version is the document as first issued, before a correction re-priced
+    it: another amount, nothing settled yet (open, open amount = amount) and a ``LastModified``
+    early on the issue date, before any later change — so the latest version must win, not the
+    last row.
 
     Returns the new table and, for every original row then every copy, its new 0-based position.
     """
     n = len(facts.doc_type)
+    rows = np.concatenate([duplicates, stale_rows])
+    stale = np.arange(len(rows)) >= len(duplicates)
     copies = take_rows(table, rows)
     if stale.any():
         sel = rows[stale]

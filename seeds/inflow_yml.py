@@ -15,6 +15,7 @@ import yaml
 from seeds.crm import ACCOUNTS_SHEET
 from seeds.exports import (
     ACCOUNT_COLUMNS,
+    ACTIVITY_COLUMNS,
     APPLICATION_COLUMNS,
     BANK_COLUMNS,
     BANK_DATE_FORMAT,
@@ -27,7 +28,6 @@ from seeds.exports import (
     PLAN_COLUMNS,
     PROMISE_COLUMNS,
     SETTLEMENT_COLUMNS,
-    ACTIVITY_COLUMNS,
     WRITE_OFF_COLUMNS,
 )
 from seeds.population import REPORTING_CURRENCY
