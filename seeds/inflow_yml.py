@@ -80,7 +80,8 @@ def build_config(company: str, as_of: dt.date, document_date_formats: list[str])
                 "role": "system_of_record",
                 "transport": "file",
                 "owner": owner("ar-ops"),
-                "cadence": {"expected_every": "1d", "block_publish_when_stale": True},
+                # Generated exports are static: a stale ERP is reported, not allowed to block publishing.
+                "cadence": {"expected_every": "1d", "block_publish_when_stale": False},
                 "tables": {
                     "customers": _table("customers", csv, CUSTOMER_COLUMNS, path=PATHS["customers"],
                                         options={"timestamp_formats": [TIMESTAMP]}),
