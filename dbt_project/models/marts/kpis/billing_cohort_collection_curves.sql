@@ -85,7 +85,7 @@ cohorts as (
         {{ dimension_value }} as dimension_value,
         cohort_month,
         sum(billed_reporting) as billed_reporting,
-        sum(invoice_count) as invoice_count
+        cast(sum(invoice_count) as bigint) as invoice_count
     from segment_cohorts
     group by 1, 2, 3
     {{ 'union all' if not loop.last }}
@@ -163,7 +163,7 @@ final as (
         dimension_type,
         dimension_value,
         cohort_month,
-        months_since_billing,
+        cast(months_since_billing as integer) as months_since_billing,
         month_end <= {{ as_of }} as is_complete_month,
         '{{ var("reporting_currency") }}' as reporting_currency,
         invoice_count,

@@ -40,7 +40,7 @@ dispute_summary as (
     select
         document_id,
         count(*) as dispute_count,
-        sum(case when is_open then 1 else 0 end) as open_dispute_count,
+        cast(sum(case when is_open then 1 else 0 end) as bigint) as open_dispute_count,
         max(case when recency = 1 then reason end) as latest_dispute_reason,
         max(case when recency = 1 then case when is_open then 'open' else 'resolved' end end)
             as latest_dispute_status,

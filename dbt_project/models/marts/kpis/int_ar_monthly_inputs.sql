@@ -366,7 +366,9 @@ dimension_months as (
         {%- for column in money_columns %}
         {{ to_money(column) }} as {{ column }},
         {%- endfor %}
-        {{ count_columns | join(',\n        ') }}
+        {%- for column in count_columns %}
+        cast({{ column }} as bigint) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from customer_months
     {%- for dimension_type, dimension_value in [
         ("'total'", "'total'"),
@@ -383,7 +385,7 @@ dimension_months as (
         {{ to_money('sum(customer_months.' ~ column ~ ')') }} as {{ column }},
         {%- endfor %}
         {%- for column in count_columns %}
-        sum(customer_months.{{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        cast(sum(customer_months.{{ column }}) as bigint) as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from customer_months
     left join customers

@@ -12,10 +12,10 @@ events as (
 
     select
         invoice_id,
-        sum(case when event_type = 'payment' then 1 else 0 end) as payment_count,
+        cast(sum(case when event_type = 'payment' then 1 else 0 end) as bigint) as payment_count,
         min(case when event_type = 'payment' then event_date end) as first_payment_date,
         max(case when event_type = 'payment' then event_date end) as last_payment_date,
-        sum(case when event_type = 'credit_memo' then 1 else 0 end) as credit_memo_count
+        cast(sum(case when event_type = 'credit_memo' then 1 else 0 end) as bigint) as credit_memo_count
     from {{ ref('int_invoice_events') }}
     where event_type in ('payment', 'credit_memo')
     group by 1

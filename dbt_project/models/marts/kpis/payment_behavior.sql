@@ -61,7 +61,7 @@ paid_stats as (
             as avg_days_beyond_terms_last_quarter,
         avg(case when quarters_ago between 1 and 3 then days_beyond_terms * 1.0 end)
             as avg_days_beyond_terms_prior_3_quarters,
-        sum(case when quarters_ago <= 3 then 1 else 0 end) as trend_invoice_count,
+        cast(sum(case when quarters_ago <= 3 then 1 else 0 end) as bigint) as trend_invoice_count,
         -- least squares of days_beyond_terms on x = -quarters_ago over the last four quarters
         sum(case when quarters_ago <= 3 then 1.0 end) as n,
         sum(case when quarters_ago <= 3 then -quarters_ago * 1.0 end) as sum_x,
@@ -78,11 +78,11 @@ invoice_stats as (
     select
         customer_id,
         count(*) as invoice_count,
-        sum(case when aging_bucket <> 'closed' then 1 else 0 end) as open_invoice_count,
+        cast(sum(case when aging_bucket <> 'closed' then 1 else 0 end) as bigint) as open_invoice_count,
         sum(case when aging_bucket <> 'closed' then open_amount_reporting else 0 end)
             as open_amount_reporting,
-        sum(case when paid_amount > 0 then 1 else 0 end) as invoices_with_payment_count,
-        sum(case when has_partial_payment then 1 else 0 end) as partially_paid_invoice_count
+        cast(sum(case when paid_amount > 0 then 1 else 0 end) as bigint) as invoices_with_payment_count,
+        cast(sum(case when has_partial_payment then 1 else 0 end) as bigint) as partially_paid_invoice_count
     from invoices
     group by 1
 
@@ -107,8 +107,8 @@ promises as (
     select
         customer_id,
         count(*) as promise_count,
-        sum(case when outcome in ('kept', 'broken') then 1 else 0 end) as promises_due_count,
-        sum(case when outcome = 'broken' then 1 else 0 end) as promises_broken_count
+        cast(sum(case when outcome in ('kept', 'broken') then 1 else 0 end) as bigint) as promises_due_count,
+        cast(sum(case when outcome = 'broken' then 1 else 0 end) as bigint) as promises_broken_count
     from {{ ref('int_promise_outcomes') }}
     group by 1
 
