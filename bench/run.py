@@ -4,7 +4,8 @@ For each size a company is generated once and cached under ``bench/cache/`` (its
 and memory are cached with it). Each stage then runs in its own child process, from an empty
 INFLOW_HOME, ``--repeat`` times; the table reports the median wall time, the peak resident memory
 of the stage's process, and the ratio of ingest+dbt+publish to the floor: one DuckDB SQL script
-(`bench/floor.sql`) that loads the same files and computes the same ``fct_ar_invoices``.
+(`bench/floor.sql`) that loads the same files and computes the same ``fct_ar_invoices`` (checked
+row by row after every run).
 
 Environment: BENCH_SIZES (comma list, default 100000,1000000,10000000), BENCH_REPEAT (default 3;
 sizes of 10M and more run once).
@@ -83,6 +84,22 @@ def run_floor(config_dir: Path, work: Path) -> Measure:
     return run_measured([sys.executable, "-c", code])
 
 
+def check_same_result(warehouse: Path, floor_db: Path) -> None:
+    """The floor is only a floor if it computes the same table: compare them row by row."""
+    con = duckdb.connect(str(floor_db), read_only=True)
+    try:
+        con.execute(f"attach '{warehouse}' as wh (read_only)")
+        differing = con.execute(
+            "select count(*) from fct_ar_invoices f full join wh.marts.fct_ar_invoices w using (invoice_id) "
+            "where f.open_amount is distinct from w.open_amount or f.aging_bucket is distinct from w.aging_bucket "
+            "or f.open_amount_reporting is distinct from w.open_amount_reporting"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    if differing:
+        raise RuntimeError(f"floor and pipeline disagree on {differing} invoices: the comparison is void")
+
+
 def run_pipeline(config: Path, home: Path) -> dict[str, Measure]:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -124,9 +141,11 @@ def main() -> int:
         floors: list[Measure] = []
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             for _ in range(runs):
-                for stage, measure in run_pipeline(folder / "inflow.yml", Path(tmp) / "home").items():
+                home = Path(tmp) / "home"
+                for stage, measure in run_pipeline(folder / "inflow.yml", home).items():
                     stage_runs[stage].append(measure)
                 floors.append(run_floor(folder, Path(tmp)))
+                check_same_result(home / "warehouse.duckdb", Path(tmp) / "floor.duckdb")
         med = {s: median([m.seconds for m in ms]) for s, ms in stage_runs.items()}
         peak = max(m.peak_mib for ms in stage_runs.values() for m in ms)
         floor = median([m.seconds for m in floors])
