@@ -226,12 +226,13 @@ def _suite_violations(ent: Entity, frame: pd.DataFrame, reporting_currency: str,
     case, pay for the first pass alone.
     """
     prepared = validation_frame(ent, frame, reporting_currency)
-    null_columns = {name for name in prepared.columns if prepared[name].isna().all()}
+    nulls = prepared.isna()
+    all_null, some_null = set(prepared.columns[nulls.all()]), set(prepared.columns[nulls.any()])
     row_positions = pd.Index(frame["_row_number"].to_numpy())
     violations = []
     for part in suite_parts(ent.name, reporting_currency, bounds):
         data = prepared[list(part.columns)]
-        live = [e for e in part.expectations if can_fail(e, null_columns)]
+        live = [e for e in part.expectations if can_fail(e, all_null, some_null)]
         verdicts = _validate(part.name, data, live, PASS_FAIL_FORMAT)
         failed = [r.expectation_config.to_domain_obj() for r in verdicts if not r.success]
         for result in _validate(part.name, data, failed, ROWS_FORMAT):

@@ -341,6 +341,18 @@ def test_paid_invoice_with_an_open_balance_is_inconsistent():
     ]
 
 
+@pytest.mark.parametrize(
+    ("tax", "detail"),
+    [
+        (5.0, "tax_amount 5.00 has the opposite sign of 'credit_memo' amount -50.00"),
+        (-60.0, "tax_amount -60.00 exceeds 'credit_memo' amount -50.00"),
+    ],
+)
+def test_credit_memo_tax_follows_the_credit_memo_sign(tax, detail):
+    verdict = validate("invoices", batch("invoices", 1, tax_amount=tax))
+    assert [(f.row_number, f.rule, f.detail) for f in verdict.failures] == [(2, "tax_amount_inconsistent", detail)]
+
+
 def test_wrongly_signed_invoice_is_reported_once_not_again_for_its_tax():
     verdict = validate("invoices", batch("invoices", 0, amount=-100.0, tax_amount=10.0))
     assert [f.rule for f in verdict.failures] == ["invoice_amount_not_positive"]
@@ -587,9 +599,11 @@ def test_frame_index_does_not_matter_only_row_numbers_do():
     assert [(f.row_number, f.rule) for f in verdict.failures] == [(3, "currency_not_iso4217")]
 
 
-def test_expectations_over_all_null_columns_are_skipped_except_not_null():
+def test_expectations_that_cannot_fail_given_the_batch_nulls_are_skipped():
     not_null = gx.expectations.ExpectColumnValuesToNotBeNull(column="amount")
     bounded = gx.expectations.ExpectColumnValuesToBeBetween(column="amount", min_value=0)
     pair = gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(column_A="amount", column_B="tax_amount")
-    assert can_fail(not_null, {"amount"}) and not can_fail(bounded, {"amount"})
-    assert not can_fail(pair, {"tax_amount"}) and can_fail(pair, {"status"})
+    assert can_fail(not_null, set(), {"amount"}) and not can_fail(not_null, set(), {"tax_amount"})
+    assert can_fail(not_null, {"amount"}, {"amount"}) and not can_fail(bounded, {"amount"}, {"amount"})
+    assert can_fail(bounded, set(), {"amount"})
+    assert not can_fail(pair, {"tax_amount"}, {"tax_amount"}) and can_fail(pair, {"status"}, {"status"})
