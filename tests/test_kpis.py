@@ -13,7 +13,9 @@ anything runs.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -24,6 +26,8 @@ import pandas as pd
 import pytest
 
 from orchestration.config import TableConfig, load_config
+from orchestration.defs.transform.dbt import dbt_vars
+from orchestration.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DBT = Path(sys.executable).parent / "dbt"
@@ -75,9 +79,9 @@ def pay_later(config_path: Path, days: int) -> None:
     _shift_dates(applications, sorted(config_path.parent.glob(applications.path)), "applied_date", days, payment_ids)
 
 
-def run(config: Path, home: Path, as_of: dt.date = AS_OF) -> Path:
-    """Run the pipeline as of a day and return the working warehouse it built."""
-    inflow("run", "--config", str(config), "--home", str(home), "--as-of", as_of.isoformat())
+def run(config: Path, home: Path) -> Path:
+    """Run the pipeline as of AS_OF and return the working warehouse it built."""
+    inflow("run", "--config", str(config), "--home", str(home), "--as-of", AS_OF.isoformat())
     return home / "warehouse.duckdb"
 
 
@@ -101,8 +105,15 @@ def baseline_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def baseline(baseline_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Query:
-    return reader(run(baseline_config, tmp_path_factory.mktemp("home")))
+def baseline_home(baseline_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    run(baseline_config, home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def baseline(baseline_home: Path) -> Query:
+    return reader(baseline_home / "warehouse.duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -122,13 +133,16 @@ def recent_totals(query: Query, months: int = 6) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_kpi_tables_are_built_and_published(baseline: Query, baseline_config: Path) -> None:
-    tables = set(baseline("select table_schema || '.' || table_name as t from information_schema.tables")["t"])
+def test_kpi_tables_are_built_and_published(baseline: Query, baseline_home: Path) -> None:
     expected = {"marts.ar_kpis_monthly", "marts.billing_cohort_collection_curves", "marts.payment_behavior",
                 "marts.fct_invoice_detail", "marts.ar_expected_credit_loss"}
+    published = reader(baseline_home / "serving.duckdb")
+    tables = set(published("select table_schema || '.' || table_name as t from information_schema.tables")["t"])
     assert expected <= tables
     for table in expected:
-        assert int(baseline(f"select count(*) as n from {table}")["n"][0]) > 0, table
+        rows = int(baseline(f"select count(*) as n from {table}")["n"][0])
+        assert rows > 0, table
+        assert int(published(f"select count(*) as n from {table}")["n"][0]) == rows, table
 
 
 @pytest.mark.slow
@@ -197,19 +211,38 @@ def test_cohorts_behaviour_and_detail_are_consistent(baseline: Query) -> None:
     assert (detail.loc[detail["paid_amount"] > 0, "payment_count"] > 0).all()
 
 
+def rebuild_as_of(warehouse: Path, config_path: Path, as_of: dt.date, tmp: Path) -> Path:
+    """Rebuild the KPI marts and everything under them as of an earlier day, on a copy of a
+    landed warehouse (same raw data, only as_of_date differs), with the run's own dbt vars."""
+    copy = tmp / "rebuilt.duckdb"
+    shutil.copyfile(warehouse, copy)
+    settings = Settings(config=load_config(config_path), config_path=config_path, home=tmp, as_of_date=as_of)
+    proc = subprocess.run(
+        [str(DBT), "run", "--select", "+ar_kpis_monthly", "--vars", json.dumps(dbt_vars(settings)),
+         "--project-dir", str(REPO / "dbt_project"), "--profiles-dir", str(REPO / "dbt_project"),
+         "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
+        env={**os.environ, "INFLOW_WAREHOUSE": str(copy)}, capture_output=True, text=True, timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return copy
+
+
 @pytest.mark.slow
 def test_history_does_not_change_when_a_later_day_is_computed(
-    baseline: Query, baseline_config: Path, tmp_path_factory: pytest.TempPathFactory
+    baseline_home: Path, baseline_config: Path, tmp_path: Path
 ) -> None:
-    """Months up to an earlier as_of read the same whether computed then or at AS_OF."""
-    earlier = reader(run(baseline_config, tmp_path_factory.mktemp("earlier_home"), EARLIER_AS_OF))
+    """Months up to an earlier as_of read the same whether computed then or at AS_OF: later
+    payments, credits and write-offs never leak into an earlier month end."""
+    earlier = reader(rebuild_as_of(baseline_home / "warehouse.duckdb", baseline_config, EARLIER_AS_OF, tmp_path))
+    later = reader(baseline_home / "warehouse.duckdb")
     columns = ["dimension_type", "dimension_value", "month_end", "credit_sales_reporting", "ar_reporting",
-               "current_ar_reporting", "disputed_ar_reporting", "dso_simple_days", "dso_countback_days",
-               "bpdso_days", "cei_pct", "cei_trailing_pct"]
+               "current_ar_reporting", "disputed_ar_reporting", "unapplied_cash_reporting",
+               "cash_applied_reporting", "dso_simple_days", "dso_countback_days", "bpdso_days", "cei_pct",
+               "cei_trailing_pct"]
     sql = (f"select {', '.join(columns)} from marts.ar_kpis_monthly "
            f"where month_end <= date '{EARLIER_AS_OF}' order by 1, 2, 3")
-    then, now = earlier(sql), baseline(sql)
-    assert len(then) > 0
+    then, now = earlier(sql), later(sql)
+    assert len(then) > 0 and set(then["dimension_type"]) == {"total", "segment", "collector", "customer"}
     pd.testing.assert_frame_equal(then, now)
 
 
@@ -240,11 +273,11 @@ def test_kpis_move_the_right_way_when_customers_pay_later(baseline: Query, late:
     assert past_due_share(late) > past_due_share(baseline)
 
 
-def compile_kpis(tmp_path: Path, selected: str, dbt_vars: str) -> subprocess.CompletedProcess:
+def compile_kpis(tmp_path: Path, selected: str, vars_yaml: str) -> subprocess.CompletedProcess:
     """Compile one KPI model with the given vars against an empty scratch warehouse."""
     env = {**os.environ, "INFLOW_WAREHOUSE": str(tmp_path / "scratch.duckdb")}
     return subprocess.run(
-        [str(DBT), "compile", "--select", selected, "--vars", dbt_vars, "--project-dir", str(REPO / "dbt_project"),
+        [str(DBT), "compile", "--select", selected, "--vars", vars_yaml, "--project-dir", str(REPO / "dbt_project"),
          "--profiles-dir", str(REPO / "dbt_project"), "--target-path", str(tmp_path / "target"),
          "--log-path", str(tmp_path / "logs")],
         env=env, capture_output=True, text=True, timeout=600,
@@ -252,7 +285,7 @@ def compile_kpis(tmp_path: Path, selected: str, dbt_vars: str) -> subprocess.Com
 
 
 @pytest.mark.parametrize(
-    ("selected", "dbt_vars", "message"),
+    ("selected", "vars_yaml", "message"),
     [
         ("ar_kpis_monthly", "{kpi_dso_months: 0}", "var kpi_dso_months must be a whole number >= 1"),
         ("ar_kpis_monthly", "{kpi_countback_max_months: twelve}", "var kpi_countback_max_months must be"),
@@ -262,8 +295,8 @@ def compile_kpis(tmp_path: Path, selected: str, dbt_vars: str) -> subprocess.Com
         ("int_ecl_inputs", "{ecl_lookback_months: -3}", "var ecl_lookback_months must be a whole number >= 1"),
     ],
 )
-def test_invalid_kpi_settings_are_refused(tmp_path: Path, selected: str, dbt_vars: str, message: str) -> None:
-    proc = compile_kpis(tmp_path, selected, dbt_vars)
+def test_invalid_kpi_settings_are_refused(tmp_path: Path, selected: str, vars_yaml: str, message: str) -> None:
+    proc = compile_kpis(tmp_path, selected, vars_yaml)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
 
