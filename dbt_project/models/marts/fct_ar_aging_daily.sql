@@ -6,9 +6,10 @@
 
     Built without expanding invoices by days: each invoice's open periods (int_invoice_balance_changes)
     are cut at its bucket boundaries into segments; segments become +/- deltas per customer,
-    currency and bucket; running sums give levels that hold until the next delta; only then are
-    levels spread over the days of the window. Cost follows the number of balance changes and
-    the size of the output, not invoices x days.
+    currency and bucket; running sums give levels that hold until the next delta; only then is
+    each level spread over its days by joining day offsets smaller than the level's length (a
+    single-inequality join, far cheaper than a date range join). Cost follows the number of
+    balance changes and the size of the output, not invoices x days.
 
     Window: a full refresh builds the aging_history_days days ending on as_of_date. An
     incremental run first deletes (pre-hook) every stored day on or after the earliest of
@@ -29,6 +30,9 @@
 -- depends_on: {{ ref('stg_landing__fx_rates') }}
 {%- set as_of = date_literal(var('as_of_date')) -%}
 {%- set history_days = var('aging_history_days') | int -%}
+{%- if history_days < 1 -%}
+    {{ exceptions.raise_compiler_error("inflow: aging_history_days must be a positive number of days, got '" ~ var('aging_history_days') ~ "'") }}
+{%- endif -%}
 {%- set history_start = add_days(as_of, 1 - history_days) -%}
 {%- set basis = aging_basis_column(var('aging_basis')) %}
 
@@ -194,16 +198,17 @@ levels as (
 
 ),
 
-days as (
+day_offsets as (
 
-    {{ day_spine('(select window_start from window_bounds)', as_of) }}
+    select generated_number - 1 as day_offset
+    from ({{ dbt.generate_series(history_days) }}) as numbers
 
 ),
 
 snapshots as (
 
     select
-        days.date_day as snapshot_date,
+        {{ add_days('levels.level_start', 'day_offsets.day_offset') }} as snapshot_date,
         levels.customer_id,
         levels.currency,
         levels.aging_bucket,
@@ -212,9 +217,8 @@ snapshots as (
         levels.invoice_count,
         levels.due_date_missing_count
     from levels
-    inner join days
-        on days.date_day >= levels.level_start
-        and days.date_day < levels.level_end
+    inner join day_offsets
+        on day_offsets.day_offset < {{ dbt.datediff('levels.level_start', 'levels.level_end', 'day') }}
     where levels.invoice_count > 0
 
 ),
