@@ -76,7 +76,7 @@ open_periods as (
 
     select
         changes.invoice_id,
-        changes.change_date as period_start,
+        greatest(changes.change_date, window_bounds.window_start) as period_start,
         coalesce(changes.next_change_date, window_bounds.after_window) as period_end,
         changes.balance_after as open_amount
     from {{ ref('int_invoice_balance_changes') }} as changes
@@ -86,84 +86,80 @@ open_periods as (
 
 ),
 
-bucketed as (
+aged_periods as (
 
     select
         invoices.customer_id,
         invoices.currency,
-        buckets.bucket_order,
-        buckets.aging_bucket,
+        invoices.basis_date,
         case when invoices.due_date_is_imputed then 1 else 0 end as due_date_missing,
         open_periods.open_amount,
         open_periods.period_start,
         open_periods.period_end,
-        case
-            when buckets.min_days is null then open_periods.period_start
-            else {{ add_days('invoices.basis_date', 'buckets.min_days') }}
-        end as bucket_start,
-        case
-            when buckets.max_days is null then open_periods.period_end
-            else {{ add_days('invoices.basis_date', 'buckets.max_days + 1') }}
-        end as bucket_end,
-        window_bounds.window_start
+        {{ aging_days('invoices.basis_date', 'open_periods.period_start') }} as first_age,
+        {{ aging_days('invoices.basis_date', 'open_periods.period_end') }} - 1 as last_age
     from open_periods
     inner join invoices
         on invoices.invoice_id = open_periods.invoice_id
-    cross join buckets
-    cross join window_bounds
 
 ),
 
 segments as (
 
     select
-        customer_id,
-        currency,
-        bucket_order,
-        aging_bucket,
-        due_date_missing,
-        open_amount,
-        greatest(period_start, bucket_start, window_start) as segment_start,
-        least(period_end, bucket_end) as segment_end
-    from bucketed
+        aged_periods.customer_id,
+        aged_periods.currency,
+        buckets.bucket_order,
+        aged_periods.due_date_missing,
+        aged_periods.open_amount,
+        case
+            when buckets.min_days is null or buckets.min_days <= aged_periods.first_age then aged_periods.period_start
+            else {{ add_days('aged_periods.basis_date', 'buckets.min_days') }}
+        end as segment_start,
+        case
+            when buckets.max_days is null or buckets.max_days >= aged_periods.last_age then aged_periods.period_end
+            else {{ add_days('aged_periods.basis_date', 'buckets.max_days + 1') }}
+        end as segment_end
+    from aged_periods
+    inner join buckets
+        on (buckets.min_days is null or buckets.min_days <= aged_periods.last_age)
+        and (buckets.max_days is null or buckets.max_days >= aged_periods.first_age)
 
 ),
 
 deltas as (
 
     select
-        customer_id, currency, bucket_order, aging_bucket,
+        customer_id, currency, bucket_order,
         segment_start as change_day,
         open_amount as amount_delta,
         1 as count_delta,
         due_date_missing as missing_delta
     from segments
-    where segment_start < segment_end
 
     union all
 
     select
-        customer_id, currency, bucket_order, aging_bucket,
+        customer_id, currency, bucket_order,
         segment_end,
         -open_amount,
         -1,
         -due_date_missing
     from segments
     cross join window_bounds
-    where segment_start < segment_end
-        and segment_end <= window_bounds.window_end
+    where segment_end <= window_bounds.window_end
 
 ),
 
 daily_deltas as (
 
     select
-        customer_id, currency, bucket_order, aging_bucket, change_day,
+        customer_id, currency, bucket_order, change_day,
         sum(amount_delta) as amount_delta,
         sum(count_delta) as count_delta,
         sum(missing_delta) as missing_delta
     from deltas
-    group by customer_id, currency, bucket_order, aging_bucket, change_day
+    group by customer_id, currency, bucket_order, change_day
 
 ),
 
@@ -173,7 +169,6 @@ levels as (
         daily_deltas.customer_id,
         daily_deltas.currency,
         daily_deltas.bucket_order,
-        daily_deltas.aging_bucket,
         daily_deltas.change_day as level_start,
         coalesce(
             lead(daily_deltas.change_day) over (
@@ -211,7 +206,6 @@ snapshots as (
         {{ add_days('levels.level_start', 'day_offsets.day_offset') }} as snapshot_date,
         levels.customer_id,
         levels.currency,
-        levels.aging_bucket,
         levels.bucket_order,
         levels.open_amount,
         levels.invoice_count,
@@ -243,7 +237,7 @@ final as (
         snapshots.snapshot_date,
         snapshots.customer_id,
         snapshots.currency,
-        snapshots.aging_bucket,
+        buckets.aging_bucket,
         {{ dbt.cast('snapshots.bucket_order', api.Column.translate_type('integer')) }} as bucket_order,
         {{ to_money('snapshots.open_amount') }} as open_amount,
         {{ to_reporting('snapshots.open_amount', 'rates.rate_to_reporting') }} as open_amount_reporting,
@@ -252,6 +246,8 @@ final as (
         rates.rate_to_reporting as fx_rate_snapshot_date,
         (select loaded_through from inputs_loaded_through) as _inputs_loaded_through
     from snapshots
+    inner join buckets
+        on buckets.bucket_order = snapshots.bucket_order
     left join {{ ref('int_fx_rates_daily') }} as rates
         on rates.currency = snapshots.currency
         and rates.rate_date = snapshots.snapshot_date
