@@ -1,7 +1,9 @@
 {#- Invoices and debit memos issued on or before as_of_date: the documents that carry an open
     receivable balance (credit memos are credits, see int_credit_memos). A document without a
     due date is due missing_due_date_terms_days after its invoice date; due_date then holds that
-    imputed day and due_date_is_imputed says so. -#}
+    imputed day and due_date_is_imputed says so. A view: a filtered projection of staging is
+    cheaper to recompute for its few readers than to copy (a million-row write at scale). -#}
+{{ config(materialized='view') }}
 {%- set as_of = date_literal(var('as_of_date')) -%}
 
 with

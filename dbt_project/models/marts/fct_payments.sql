@@ -1,6 +1,8 @@
 {#- One row per payment received on or before as_of_date, with how much of it had been applied
-    to documents on or before as_of_date; the rest is unapplied cash, kept per customer as a
-    credit in customer_credit_balances. A payment exported without a customer takes the
+    to documents on or before as_of_date (any document, also one that is not in fct_ar_invoices
+    such as a quarantined invoice: the ERP has applied that cash, it is not the customer's
+    credit); the rest is unapplied cash, kept per customer as a credit in
+    customer_credit_balances. A payment exported without a customer takes the
     customer of the documents it was applied to (customer_id_is_inferred); cash with neither
     stays unidentified (null customer). FX: amount_reporting at the payment-date rate. -#}
 {%- set as_of = date_literal(var('as_of_date')) -%}
