@@ -1,5 +1,7 @@
--- D5: the unapplied cash of the as_of period equals fct_payments' unapplied amounts valued at the
--- as_of rate (the history of applications and the payment fact agree).
+-- D5: the unapplied cash of the as_of period equals fct_payments' unapplied amounts, valued at the
+-- as_of rate per customer and currency (the rounding grain of the KPI series), to the cent.
+{%- set as_of = date_literal(var('as_of_date')) %}
+
 with
 
 kpi as (
@@ -7,19 +9,26 @@ kpi as (
     select sum(unapplied_cash_reporting) as unapplied_cash_reporting
     from {{ ref('ar_kpis_monthly') }}
     where dimension_type = 'total'
-        and period_end_date = {{ date_literal(var('as_of_date')) }}
+        and period_end_date = {{ as_of }}
+
+),
+
+balances as (
+
+    select customer_id, currency, sum(unapplied_amount) as unapplied_amount
+    from {{ ref('fct_payments') }}
+    group by 1, 2
 
 ),
 
 payments as (
 
-    select sum({{ to_reporting('payments.unapplied_amount', 'fx.rate_to_reporting') }})
+    select sum({{ to_reporting('balances.unapplied_amount', 'fx.rate_to_reporting') }})
         as unapplied_cash_reporting
-    from {{ ref('fct_payments') }} as payments
+    from balances
     left join {{ ref('int_fx_rates_daily') }} as fx
-        on payments.currency = fx.currency
-        and fx.rate_date = {{ date_literal(var('as_of_date')) }}
-    where payments.payment_date <= {{ date_literal(var('as_of_date')) }}
+        on balances.currency = fx.currency
+        and fx.rate_date = {{ as_of }}
 
 ),
 
@@ -28,8 +37,7 @@ final as (
     select kpi.unapplied_cash_reporting as kpi_unapplied, payments.unapplied_cash_reporting
     from kpi
     cross join payments
-    where abs(coalesce(kpi.unapplied_cash_reporting, 0)
-        - coalesce(payments.unapplied_cash_reporting, 0)) > 0.01
+    where coalesce(kpi.unapplied_cash_reporting, 0) <> coalesce(payments.unapplied_cash_reporting, 0)
 
 )
 

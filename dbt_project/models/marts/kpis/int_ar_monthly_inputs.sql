@@ -205,7 +205,8 @@ at_risk as (
 
 ),
 
--- D5: unapplied cash per customer and currency, kept as a balance, valued at the period-end rate.
+-- D5: unapplied cash per customer and currency, kept as a balance, valued at the period-end rate:
+-- payments received less their applications to any document (as fct_payments counts them).
 unapplied_changes as (
 
     select
@@ -220,12 +221,12 @@ unapplied_changes as (
     select
         payments.customer_id,
         payments.currency,
-        cast({{ dbt.date_trunc('month', 'events.event_date') }} as date) as month_start,
-        events.amount_signed as change_amount
-    from events
+        cast({{ dbt.date_trunc('month', 'applications.applied_date') }} as date) as month_start,
+        -applications.applied_amount as change_amount
+    from {{ ref('int_payment_applications') }} as applications
     inner join payments
-        on events.source_id = payments.payment_id
-    where events.event_type = 'payment'
+        on applications.payment_id = payments.payment_id
+    where applications.applied_from = 'payment'
 
 ),
 
