@@ -33,12 +33,9 @@ invoices as (
         invoice_id,
         customer_id,
         invoice_date,
-        due_date,
         amount,
         amount_reporting,
         fx_rate_invoice_date,
-        paid_amount,
-        written_off_amount,
         closed_date,
         days_to_pay,
         cast({{ dbt.date_trunc('month', 'invoice_date') }} as date) as invoice_month_start
@@ -52,10 +49,8 @@ events as (
     select
         events.invoice_id,
         events.customer_id,
-        events.currency,
         events.event_date,
         events.event_type,
-        events.source_id,
         events.amount_signed,
         {{ to_reporting('-events.amount_signed', 'fx.rate_to_reporting') }} as reduction_reporting
     from {{ ref('int_invoice_events') }} as events
@@ -118,23 +113,19 @@ collections as (
 
 ),
 
--- D4: paid invoices = closed in the period, with cash applied and nothing written off.
+-- D4: invoices paid (closed with cash, nothing written off), in the month they closed.
 paid_invoices as (
 
     select
-        customer_id,
-        cast({{ dbt.date_trunc('month', 'closed_date') }} as date) as month_start,
-        amount_reporting,
-        days_to_pay,
-        case
-            when {{ dbt.datediff('due_date', 'closed_date', 'day') }} > 0
-                then {{ dbt.datediff('due_date', 'closed_date', 'day') }}
-            else 0
-        end as days_beyond_terms
+        invoices.customer_id,
+        cast({{ dbt.date_trunc('month', 'invoices.closed_date') }} as date) as month_start,
+        invoices.amount_reporting,
+        invoices.days_to_pay,
+        payment_summary.days_beyond_terms
     from invoices
-    where closed_date is not null
-        and paid_amount > 0
-        and written_off_amount = 0
+    inner join {{ ref('int_invoice_payment_summary') }} as payment_summary
+        on invoices.invoice_id = payment_summary.invoice_id
+    where payment_summary.is_paid
 
 ),
 

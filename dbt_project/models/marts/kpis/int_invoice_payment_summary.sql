@@ -1,7 +1,8 @@
 {{ config(schema='intermediate') }}
 
-{#- Per invoice, how it was paid up to as_of: number of payment and credit memo applications,
-    first and last payment day, and whether a payment left a balance open (a partial payment,
+{#- Per invoice with cash or credits applied, how it was paid up to as_of: number of payment and
+    credit memo applications, first and last payment day, whether it counts as paid (DECISIONS.md
+    D4: closed with cash and nothing written off) and its days beyond terms then, and whether a payment left a balance open (a partial payment,
     DECISIONS.md P3). Balances only fall after issue, so a payment left a balance open exactly
     when the invoice is still open after being paid, or its first payment came before the day it
     closed. -#}
@@ -32,7 +33,15 @@ final as (
         events.credit_memo_count,
         events.payment_count > 0
             and (invoices.closed_date is null or events.first_payment_date < invoices.closed_date)
-            as has_partial_payment
+            as has_partial_payment,
+        invoices.closed_date is not null
+            and invoices.paid_amount > 0
+            and invoices.written_off_amount = 0 as is_paid,
+        case
+            when {{ dbt.datediff('invoices.due_date', 'invoices.closed_date', 'day') }} > 0
+                then {{ dbt.datediff('invoices.due_date', 'invoices.closed_date', 'day') }}
+            else 0
+        end as days_beyond_terms
     from events
     inner join {{ ref('fct_ar_invoices') }} as invoices
         on events.invoice_id = invoices.invoice_id

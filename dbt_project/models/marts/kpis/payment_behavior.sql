@@ -19,8 +19,9 @@ invoices as (
 
     select
         invoices.*,
-        payment_summary.payment_count,
-        payment_summary.has_partial_payment
+        payment_summary.has_partial_payment,
+        coalesce(payment_summary.is_paid, false) as is_paid,
+        payment_summary.days_beyond_terms
     from {{ ref('fct_ar_invoices') }} as invoices
     left join {{ ref('int_invoice_payment_summary') }} as payment_summary
         on invoices.invoice_id = payment_summary.invoice_id
@@ -33,18 +34,12 @@ paid_invoices as (
         customer_id,
         days_to_pay,
         closed_date <= due_date as is_on_time,
-        case
-            when {{ dbt.datediff('due_date', 'closed_date', 'day') }} > 0
-                then {{ dbt.datediff('due_date', 'closed_date', 'day') }}
-            else 0
-        end as days_beyond_terms,
+        days_beyond_terms,
         -- 0 = the last quarter ending on as_of, 1 = the one before, ...
         cast(floor({{ dbt.datediff('closed_date', as_of, 'day') }} / {{ quarter_days }}.0) as integer)
             as quarters_ago
     from invoices
-    where closed_date is not null
-        and paid_amount > 0
-        and written_off_amount = 0
+    where is_paid
 
 ),
 
