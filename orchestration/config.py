@@ -144,6 +144,7 @@ class AgingConfig(_Strict):
     basis: Literal["due_date", "invoice_date"] = "due_date"
     buckets: tuple[Bucket, ...] = (30, 60, 90, 120)
     missing_due_date_terms_days: int = Field(30, ge=0)
+    history_days: int = Field(400, gt=0, description="days of daily aging history a full refresh builds")
 
     @field_validator("buckets")
     @classmethod

@@ -51,6 +51,7 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
         "aging_basis": aging.basis,
         "aging_buckets": list(aging.buckets),
         "missing_due_date_terms_days": aging.missing_due_date_terms_days,
+        "aging_history_days": aging.history_days,
     }
 
 
