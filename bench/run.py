@@ -40,16 +40,20 @@ class Measure:
     peak_mib: float
 
 
-def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
-    """Run a child process; wall time and its peak RSS (from wait4, so children of it are excluded)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
+def run_measured(cmd: list[str]) -> Measure:
+    """Run a child process; wall time and its peak RSS (from wait4, so children of it are excluded).
+
+    Its output goes to a log file, not a pipe: a pipe nobody reads fills up and stalls the child.
+    """
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            log.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{log.read().decode(errors='replace')[-4000:]}")
     return Measure(seconds, usage.ru_maxrss / 1024)
 
 
@@ -132,7 +136,7 @@ def main() -> int:
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "100000,1000000,10000000").split(",")]
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
     CACHE.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}", flush=True)
     rows = []
     for size in sizes:
         folder, gen = company(size)
