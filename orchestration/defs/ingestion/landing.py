@@ -19,25 +19,27 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
 import pandas as pd
 
 from expectations.contracts import ENTITIES, Entity
-from expectations.runner import BatchVerdict
 from orchestration.config import InflowConfig, SourceConfig, TableConfig
 from orchestration.defs.ingestion import readers
 from orchestration.defs.ingestion.readers import LANDING, BatchRejected
 from orchestration.defs.ingestion.typing_sql import FAILURE_SEPARATOR, typed_batch_sql
 from orchestration.warehouse import ensure_raw_table, first_row, scalar
 
+if TYPE_CHECKING:  # the GX runner takes seconds to import; only the validator needs it
+    from expectations.runner import BatchVerdict
+
 TYPED = "_typed"
 RULE_FAILURES = "_rule_failures"
 
 
 #: validate(entity, typed frame, batch info) -> verdict. Injected so landing stays testable alone.
-Validator = Callable[[str, pd.DataFrame, "BatchInfo"], BatchVerdict]
+Validator = Callable[[str, pd.DataFrame, "BatchInfo"], "BatchVerdict"]
 
 
 @dataclass(frozen=True)

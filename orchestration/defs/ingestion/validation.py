@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from expectations.runner import BatchContext, BatchVerdict, validate_batch
 from orchestration.defs.ingestion.landing import BatchInfo
+
+if TYPE_CHECKING:
+    from expectations.runner import BatchVerdict
 
 
 def gx_validator(entity_name: str, frame: pd.DataFrame, info: BatchInfo) -> BatchVerdict:
-    """Validate one typed batch with its entity's suite, relations and batch rules."""
+    """Validate one typed batch with its entity's suite, relations and batch rules.
+
+    Great Expectations is imported here, not at module load: it takes ~3 s to import, and the
+    Dagster definitions (UI, dbt and publish steps) should not pay for it.
+    """
+    from expectations.runner import BatchContext, validate_batch
+
     context = BatchContext(
         as_of=info.as_of_date,
         landed_row_count=info.landed_rows,
