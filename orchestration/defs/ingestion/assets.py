@@ -7,6 +7,7 @@ judged against the customers landed in the same run.
 """
 
 
+import datetime as dt
 import re
 from collections import Counter
 
@@ -51,6 +52,11 @@ def dagster_owner(owner: str) -> str:
     return "team:" + re.sub(r"[^A-Za-z0-9_-]+", "_", owner).strip("_")
 
 
+def load_date(settings: Settings) -> dt.date:
+    """The reference day for landing's date sanity bounds: today, or a later as-of date."""
+    return max(dt.date.today(), settings.as_of_date)
+
+
 def _tables_by_entity(settings: Settings) -> dict[str, list[str]]:
     return {name: settings.config.tables_of(name) for name in ENTITIES}
 
@@ -80,7 +86,7 @@ def build_raw_table_asset(settings: Settings, source_name: str, table_name: str,
             prepare_landing(con, _tables_by_entity(settings))
             try:
                 records = land_table(con, settings.config, source_name, table_name, validator,
-                                     settings.as_of_date, progress=context.log.info)
+                                     load_date(settings), progress=context.log.info)
             except BatchRejected as exc:
                 raise dg.Failure(description=str(exc)) from None
             finally:

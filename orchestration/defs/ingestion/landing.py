@@ -44,11 +44,16 @@ Validator = Callable[[str, pd.DataFrame, "BatchInfo"], "BatchVerdict"]
 
 @dataclass(frozen=True)
 class BatchInfo:
-    """What the validator may know about a batch beyond its rows."""
+    """What the validator may know about a batch beyond its rows.
+
+    ``load_date`` bounds how far in the future a landed date may lie. It is the day of loading,
+    not a run's as-of date: raw keeps data as landed, and rebuilding an earlier as-of date must
+    not quarantine rows that are merely later than that date.
+    """
 
     file: str
     reporting_currency: str
-    as_of_date: dt.date
+    load_date: dt.date
     known_customer_ids: frozenset[str] | None
     known_account_ids: frozenset[str] | None
     previous_rows: int | None
@@ -324,7 +329,7 @@ def land_table(
     source_name: str,
     table_name: str,
     validator: Validator,
-    as_of_date: dt.date,
+    load_date: dt.date,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> list[LoadRecord]:
     """Land every new batch of one configured source table; return a record per batch seen."""
@@ -337,7 +342,7 @@ def land_table(
     accounts = accepted_ids(con, "crm_accounts", "account_id") if ent.name == "crm_accounts" else None
 
     def info_for(file: str) -> BatchInfo:
-        return BatchInfo(file, config.reporting_currency, as_of_date, customers, accounts,
+        return BatchInfo(file, config.reporting_currency, load_date, customers, accounts,
                          _previous_rows(con, raw_table), tbl.row_count_drop_threshold)
 
     def new_record(file: str, checksum: str) -> LoadRecord:

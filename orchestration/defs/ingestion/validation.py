@@ -21,7 +21,7 @@ def gx_validator(entity_name: str, frame: pd.DataFrame, info: BatchInfo) -> Batc
     from expectations.runner import BatchContext, validate_batch
 
     context = BatchContext(
-        as_of=info.as_of_date,
+        as_of=info.load_date,
         landed_row_count=info.landed_rows,
         previous_row_count=info.previous_rows,
         row_count_drop_threshold=info.drop_threshold,
