@@ -63,6 +63,14 @@ def first_run(company: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+def workspace(company: Path, first_run: Path, tmp_path: Path) -> tuple[Path, Path, dict]:
+    """Private copies of the company and of the home after the first run, plus the parsed config."""
+    work, home = tmp_path / "company", tmp_path / "home"
+    shutil.copytree(company, work)
+    shutil.copytree(first_run, home)
+    return work, home, yaml.safe_load((work / "inflow.yml").read_text())
+
+
 def test_definitions_load(company: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INFLOW_CONFIG", str(company / "inflow.yml"))
     monkeypatch.setenv("INFLOW_HOME", str(tmp_path))
@@ -121,11 +129,7 @@ def test_second_run_changes_nothing(company: Path, first_run: Path, tmp_path: Pa
 
 
 def test_new_file_is_picked_up_incrementally(company: Path, first_run: Path, tmp_path: Path) -> None:
-    work = tmp_path / "company"
-    shutil.copytree(company, work)
-    home = tmp_path / "home"
-    shutil.copytree(first_run, home)
-    config = yaml.safe_load((work / "inflow.yml").read_text())
+    work, home, config = workspace(company, first_run, tmp_path)
     files_before = query(home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'")[0][0]
     invoices = config["sources"]["erp"]["tables"]["invoices"]
     newest = sorted(work.glob(invoices["path"]))[-1]
@@ -142,11 +146,7 @@ def test_new_file_is_picked_up_incrementally(company: Path, first_run: Path, tmp
 
 
 def test_rejected_batch_fails_the_run_and_leaves_serving_identical(company: Path, first_run: Path, tmp_path: Path) -> None:
-    work = tmp_path / "company"
-    shutil.copytree(company, work)
-    home = tmp_path / "home"
-    shutil.copytree(first_run, home)
-    config = yaml.safe_load((work / "inflow.yml").read_text())
+    work, home, config = workspace(company, first_run, tmp_path)
     newest = sorted(work.glob(config["sources"]["erp"]["tables"]["invoices"]["path"]))[-1]
     text = newest.read_text()
     (newest.parent / (newest.stem + "_truncated.csv")).write_text(text[: len(text) // 2].rsplit(",", 3)[0])
@@ -158,11 +158,7 @@ def test_rejected_batch_fails_the_run_and_leaves_serving_identical(company: Path
 
 
 def test_failing_blocking_check_leaves_serving_identical(company: Path, first_run: Path, tmp_path: Path) -> None:
-    work = tmp_path / "company"
-    shutil.copytree(company, work)
-    home = tmp_path / "home"
-    shutil.copytree(first_run, home)
-    config = yaml.safe_load((work / "inflow.yml").read_text())
+    work, home, config = workspace(company, first_run, tmp_path)
     config["sources"]["erp"]["cadence"] = {"expected_every": "1h", "block_publish_when_stale": True}
     (work / "inflow.yml").write_text(yaml.safe_dump(config))
     con = duckdb.connect(str(home / "warehouse.duckdb"))
