@@ -8,6 +8,7 @@ serving.duckdb byte-identical.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import os
@@ -129,20 +130,26 @@ def test_second_run_changes_nothing(company: Path, first_run: Path, tmp_path: Pa
 
 
 def test_new_file_is_picked_up_incrementally(company: Path, first_run: Path, tmp_path: Path) -> None:
+    """A late drop (the newest month again, under new document numbers) lands alone and reaches the marts."""
     work, home, config = workspace(company, first_run, tmp_path)
     files_before = query(home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'")[0][0]
     invoices = config["sources"]["erp"]["tables"]["invoices"]
     newest = sorted(work.glob(invoices["path"]))[-1]
-    lines = newest.read_text().splitlines()
-    doc_col = lines[0].split(",").index(invoices["columns"]["document_id"])
-    extra = lines[1].split(",")
-    extra[doc_col] = "990000001"
+    with newest.open(newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    doc_col = header.index(invoices["columns"]["document_id"])
     late_drop = newest.parent / invoices["path"].split("/")[-1].replace("*", "late-drop")
-    late_drop.write_text("\n".join([lines[0], ",".join(extra)]) + "\n")
+    with late_drop.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows([*row[:doc_col], f"LATE-{i}", *row[doc_col + 1:]] for i, row in enumerate(rows))
     inflow("run", "--config", str(work / "inflow.yml"), "--home", str(home))
     loads = query(home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'")[0][0]
     assert loads == files_before + 1
-    assert query(home / "serving.duckdb", "select count(*) from marts.fct_ar_invoices where invoice_id = '990000001'")[0][0] == 1
+    expected = query(home / "warehouse.duckdb", "select count(*) from raw.invoices where _file = ? and _status = 'accepted' "
+                     "and document_type in ('invoice', 'debit_memo')".replace("?", f"'{late_drop}'"))[0][0]
+    published = query(home / "serving.duckdb", "select count(*) from marts.fct_ar_invoices where invoice_id like 'LATE-%'")[0][0]
+    assert published == expected > 0
 
 
 def test_rejected_batch_fails_the_run_and_leaves_serving_identical(company: Path, first_run: Path, tmp_path: Path) -> None:
