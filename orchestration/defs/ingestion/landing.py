@@ -115,7 +115,7 @@ def _previous_rows(con: duckdb.DuckDBPyConnection, raw_table: str) -> int | None
     return scalar(
         con,
         "select rows_landed from quality.source_loads where source_table = ? and status = 'loaded' "
-        "order by loaded_at desc limit 1",
+        "order by loaded_at desc, file desc limit 1",
         [raw_table],
     )
 
