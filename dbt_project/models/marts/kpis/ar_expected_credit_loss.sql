@@ -129,7 +129,7 @@ final as (
         {{ to_rate('roll_rate') }} as roll_rate,
         {{ to_rate('loss_rate_chained') }} as loss_rate_chained,
         {{ to_rate('loss_rate_bounded') }} as loss_rate,
-        {{ to_money('round(exposure_reporting * ' ~ to_rate('loss_rate_bounded') ~ ', 2)') }}
+        {{ to_money(times_rate('exposure_reporting', to_rate('loss_rate_bounded'))) }}
             as allowance_reporting,
         {{ var('ecl_lookback_months', 24) }} as lookback_months,
         {{ date_literal(var('as_of_date')) }} as as_of_date
