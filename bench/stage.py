@@ -16,8 +16,6 @@ STAGES = ("ingest", "dbt", "publish")
 
 def stage_keys(defs, stage: str) -> list:
     """Asset keys of one stage: landing + exception report, the dbt models, or the publish step."""
-    import dagster as dg
-
     from orchestration.defs.publish.assets import SERVING_KEY
 
     all_keys = defs.resolve_all_asset_keys()
@@ -26,7 +24,7 @@ def stage_keys(defs, stage: str) -> list:
     dbt_keys = [k for k in all_keys if k.path[0] in ("staging", "intermediate", "marts")]
     if stage == "dbt":
         return dbt_keys
-    return [k for k in all_keys if k not in dbt_keys and k != SERVING_KEY and isinstance(k, dg.AssetKey)]
+    return [k for k in all_keys if k not in dbt_keys and k != SERVING_KEY]
 
 
 def main(argv: list[str] | None = None) -> int:
