@@ -154,6 +154,17 @@ class AgingConfig(_Strict):
         return value
 
 
+class EngineConfig(_Strict):
+    """How much of the machine the embedded DuckDB engine may take.
+
+    DuckDB's own default is 80% of RAM per process; on a shared machine, or next to a BI tool,
+    that is too much. Past ``memory_limit`` DuckDB spills to a temporary folder beside the
+    warehouse file instead of growing. The same limit goes to the dbt build's connection.
+    """
+
+    memory_limit: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
 class InflowConfig(_Strict):
     """The whole ``inflow.yml``."""
 
@@ -161,6 +172,7 @@ class InflowConfig(_Strict):
     reporting_currency: str = Field(pattern=r"^[A-Z]{3}$")
     as_of_date: dt.date | None = None
     aging: AgingConfig = AgingConfig()
+    engine: EngineConfig = EngineConfig()
     sources: dict[str, SourceConfig]
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -37,7 +37,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=build_freshness_checks(settings),
         jobs=[main_job],
         resources={
-            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "warehouse": WarehouseResource(path=str(settings.warehouse_path),
+                                           memory_limit=settings.config.engine.memory_limit),
             "dbt": dbt_resource,
         },
         executor=dg.in_process_executor,

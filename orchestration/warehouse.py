@@ -50,10 +50,15 @@ create table if not exists quality.exceptions (
 """
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse; callers close it before dbt runs (DuckDB takes one writer)."""
+def connect(path: Path | str, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; callers close it before dbt runs (DuckDB takes one writer).
+
+    ``memory_limit`` (engine.memory_limit of the configuration) bounds DuckDB's memory; beyond
+    it DuckDB spills to ``<file>.tmp`` beside the database.
+    """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:

@@ -22,7 +22,7 @@ from expectations.contracts import ENTITIES
 from expectations.currencies import ISO_4217_CURRENCIES
 from expectations.relations import find_cycles
 from expectations.rules import RULES
-from expectations.runner import BatchContext, BatchVerdict, RowFailure, gx_errors, validate_batch
+from expectations.runner import BatchContext, BatchVerdict, RowFailure, gx_errors, validate_batch, validate_batches
 from expectations.suites import SuitePart, can_fail, entity_suite
 
 AS_OF = dt.date(2026, 3, 1)
@@ -485,6 +485,51 @@ def test_several_batch_problems_are_all_named():
     verdict = validate("invoices", frame, context=BatchContext(as_of=AS_OF, previous_row_count=100))
     assert verdict.summary == {"required_column_missing": 2, "row_count_collapsed": 1}
     assert "'currency'" in verdict.message and "'amount'" in verdict.message
+
+
+# --- several batches validated together -------------------------------------------------------
+
+
+def test_batches_validated_together_get_the_verdicts_they_get_alone():
+    """Stacking batches into one GX pass must not move a failure to another batch or row."""
+    batches = [
+        (batch("invoices", 0, amount=-5.0), CONTEXT),
+        (batch("invoices"), CONTEXT),
+        (batch("invoices", 2, currency="XYZ"), CONTEXT),
+        (batch("invoices").iloc[0:0], CONTEXT),
+    ]
+    together = validate_batches("invoices", batches, reporting_currency="USD", known_customer_ids=KNOWN_CUSTOMERS)
+    alone = [validate("invoices", frame, context=ctx) for frame, ctx in batches]
+    assert together == alone
+    assert together[0].summary and together[2].summary and not together[1].failures
+    assert {f.row_number for f in together[2].failures} == {3}
+
+
+def test_a_rejected_batch_does_not_count_as_the_previous_load_of_the_next():
+    """In order, as if landed one by one: the rows a batch is compared with come from the last
+    batch that passed, not from one that was rejected."""
+    previous = BatchContext(as_of=AS_OF, previous_row_count=3)
+    collapsed = BatchContext(as_of=AS_OF, landed_row_count=1, previous_row_count=3)
+    verdicts = validate_batches(
+        "invoices",
+        [(batch("invoices").iloc[:1], collapsed), (batch("invoices").iloc[:2], previous)],
+        reporting_currency="USD", known_customer_ids=KNOWN_CUSTOMERS,
+    )
+    assert [v.rejected for v in verdicts] == [True, False]
+    after_a_small_batch = validate_batches(
+        "invoices",
+        [(batch("invoices").iloc[:2], BatchContext(as_of=AS_OF, previous_row_count=2)),
+         (batch("invoices").iloc[:1], BatchContext(as_of=AS_OF, previous_row_count=100))],
+        reporting_currency="USD", known_customer_ids=KNOWN_CUSTOMERS,
+    )
+    assert [v.rejected for v in after_a_small_batch] == [False, False]
+
+
+def test_batches_validated_together_must_share_their_bounds():
+    later = BatchContext(as_of=AS_OF + dt.timedelta(days=1))
+    with pytest.raises(ValueError, match="share their date bounds"):
+        validate_batches("payments", [(batch("payments"), CONTEXT), (batch("payments"), later)],
+                         reporting_currency="USD")
 
 
 # --- caller errors are exceptions, not verdicts ----------------------------------------------

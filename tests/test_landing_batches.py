@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,7 @@ from openpyxl import Workbook
 
 from expectations.contracts import ENTITIES
 from orchestration.config import load_config
+from orchestration.defs.ingestion import landing
 from orchestration.defs.ingestion.landing import LoadRecord, land_table
 from orchestration.defs.ingestion.validation import gx_validator
 from orchestration.warehouse import prepare_landing
@@ -237,6 +239,31 @@ def test_later_file_supersedes_and_counts_stay_conserved(tmp_path: Path) -> None
     loads = dict(con.execute("select file, rows_accepted from quality.source_loads").fetchall())
     assert loads == {str(tmp_path / "inv_1.csv"): 0, str(tmp_path / "inv_2.csv"): 1}
     _assert_conserved(con)
+
+
+def _land_three_files(folder: Path, monkeypatch: pytest.MonkeyPatch, group_rows: int) -> tuple[list, list, list]:
+    """A good file, one missing a required column, one with a bad row and a later version of a key."""
+    monkeypatch.setattr(landing, "GROUP_ROWS", group_rows)
+    folder.mkdir()
+    _write(folder, "\n".join([HEADER, *GOOD_ROWS]) + "\n", "inv_1.csv")
+    _write(folder, "DocNo,CustNo\n3,10\n", "inv_2.csv")
+    _write(folder, "\n".join([HEADER, "2,10,invoice,2026-01-06,2026-02-05,EUR,210.00",
+                              "4,10,invoice,2026-01-07,2026-02-06,USD,-1.00"]) + "\n", "inv_3.csv")
+    con, records = _land(_config(folder))
+    raw = con.execute("select _file, _row_number, _status, document_id, amount from raw.erp__invoices order by all").fetchall()
+    exceptions = con.execute("select file, row_number, rule from quality.exceptions order by all").fetchall()
+    _assert_conserved(con)
+    return records, [(Path(f).name, *rest) for f, *rest in raw], [(Path(f).name, *rest) for f, *rest in exceptions]
+
+
+def test_files_landed_in_one_group_or_one_by_one_give_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records, raw, exceptions = _land_three_files(tmp_path / "grouped", monkeypatch, group_rows=1000)
+    assert [r.status for r in records] == ["loaded", "rejected", "loaded"]
+    assert [(r.rows_accepted, r.rows_quarantined) for r in records] == [(1, 1), (0, 0), (1, 1)]
+    assert exceptions == [("inv_1.csv", 2, "duplicate_conflict"), ("inv_2.csv", None, "missing_required_column"),
+                          ("inv_3.csv", 2, "invoice_amount_not_positive")]
+    assert ("inv_3.csv", 1, "accepted", "2", Decimal("210.00")) in raw
+    assert _land_three_files(tmp_path / "single", monkeypatch, group_rows=1)[1:] == (raw, exceptions)
 
 
 def test_credit_memo_sign_convention_is_applied(tmp_path: Path) -> None:

@@ -7,8 +7,12 @@ Guarantees, per batch (a file, or a query result):
 - atomic: a batch lands completely or not at all; a batch unusable as a whole is rejected with a
   message naming the file, the column and the rule, and none of its rows reach ``raw``;
 - one row per business key among accepted rows: exact duplicates keep the first copy, conflicting
-  duplicates keep the latest ``updated_at`` (then the latest load, then the last row) — the
-  others are quarantined with ``duplicate_exact`` / ``duplicate_conflict``.
+  duplicates keep the latest ``updated_at`` (then the latest load, the later file name, the last
+  row) — the others are quarantined with ``duplicate_exact`` / ``duplicate_conflict``.
+
+New batches of a table are landed in groups (:class:`BatchGroup`): typing, validation, insert and
+deduplication run once per group rather than once per file, which is what makes a table of a
+hundred monthly files cheap. The guarantees above still hold batch by batch.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import datetime as dt
 import glob
 import hashlib
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from expectations.contracts import ENTITIES, Entity
@@ -29,36 +34,50 @@ from orchestration.config import InflowConfig, SourceConfig, TableConfig
 from orchestration.defs.ingestion import readers
 from orchestration.defs.ingestion.readers import LANDING, BatchRejected
 from orchestration.defs.ingestion.typing_sql import FAILURE_SEPARATOR, typed_batch_sql
-from orchestration.warehouse import ensure_raw_table, first_row, scalar
+from orchestration.warehouse import ensure_raw_table, scalar
 
 if TYPE_CHECKING:  # the GX runner takes seconds to import; only the validator needs it
     from expectations.runner import BatchVerdict
 
 TYPED = "_typed"
 RULE_FAILURES = "_rule_failures"
-
-
-#: validate(entity, typed frame, batch info) -> verdict. Injected so landing stays testable alone.
-Validator = Callable[[str, pd.DataFrame, "BatchInfo"], "BatchVerdict"]
+#: New batches of a table are stacked here (with their ordinal in ``_batch``) and landed together.
+GROUP_LANDING = "_group_landing"
+GROUP_BATCHES = "_group_batches"
+#: New files of one table are landed in groups of about this many rows: one typing query, one
+#: validation, one insert and one deduplication per group instead of per file (their fixed
+#: costs dominated tables of many monthly files), while the frame validated stays bounded.
+GROUP_ROWS = 500_000
 
 
 @dataclass(frozen=True)
-class BatchInfo:
-    """What the validator may know about a batch beyond its rows.
+class LandingContext:
+    """What the validator may know about a table's landing beyond its rows.
 
     ``load_date`` bounds how far in the future a landed date may lie. It is the day of loading,
     not a run's as-of date: raw keeps data as landed, and rebuilding an earlier as-of date must
     not quarantine rows that are merely later than that date.
     """
 
-    file: str
     reporting_currency: str
     load_date: dt.date
     known_customer_ids: frozenset[str] | None
     known_account_ids: frozenset[str] | None
-    previous_rows: int | None
     drop_threshold: float
-    landed_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """One batch of a group: its file, its rows as landed (before typing), the previous load's rows."""
+
+    file: str
+    landed_rows: int
+    previous_rows: int | None
+
+
+#: validate(entity, landing context, [(typed frame, batch info)]) -> a verdict per batch. Injected
+#: so landing stays testable alone.
+Validator = Callable[[str, LandingContext, list[tuple[pd.DataFrame, BatchInfo]]], "list[BatchVerdict]"]
 
 
 @dataclass
@@ -154,61 +173,94 @@ def _record_rejection(con: duckdb.DuckDBPyConnection, rec: LoadRecord, exc: Batc
     )
 
 
-def _validate(con: duckdb.DuckDBPyConnection, ent: Entity, validator: Validator, info: BatchInfo) -> None:
-    """Run the row and batch rules over rows that typed cleanly; failures go to a temp table."""
+def _validate(
+    con: duckdb.DuckDBPyConnection, ent: Entity, validator: Validator, landing: LandingContext,
+    batches: list[LoadRecord], previous_rows: int | None,
+) -> list[BatchVerdict]:
+    """Run the row and batch rules over the group's rows that typed cleanly, one call for all.
+
+    Row failures go to a temp table keyed by batch and row; the verdicts say which batches the
+    batch rules reject.
+    """
     frame = con.execute(
-        f"select {', '.join(ent.column_names)}, _row_number from {TYPED} where len(_failures) = 0"
+        f"select {', '.join(ent.column_names)}, _batch, _row_number from {TYPED} "
+        "where len(_failures) = 0 order by _batch, _row_number"
     ).df()
-    verdict = validator(ent.name, frame, info)
-    if verdict.rejected:
-        rule = next(iter(verdict.summary), "batch_rule")
-        raise BatchRejected(rule, f"{info.file}: {verdict.message}")
+    ordinals = frame.pop("_batch").to_numpy()
+    cuts = np.searchsorted(ordinals, np.arange(len(batches) + 1))
+    parts = [
+        (frame.iloc[cuts[i]:cuts[i + 1]].reset_index(drop=True), BatchInfo(rec.file, rec.rows_landed, previous_rows))
+        for i, rec in enumerate(batches)
+    ]
+    verdicts = validator(ent.name, landing, parts)
     failures = pd.DataFrame(
-        [(f.row_number, f.rule, f.column, f.detail) for f in verdict.failures],
-        columns=["row_number", "rule", "column_name", "detail"],
-    ).astype({"row_number": "int64", "rule": "object", "column_name": "object", "detail": "object"})
+        [(i, f.row_number, f.rule, f.column, f.detail) for i, v in enumerate(verdicts) for f in v.failures],
+        columns=["batch", "row_number", "rule", "column_name", "detail"],
+    ).astype({"batch": "int64", "row_number": "int64", "rule": "object", "column_name": "object", "detail": "object"})
     con.register("_rule_failures_frame", failures)
     con.execute(f"create or replace temp table {RULE_FAILURES} as select * from _rule_failures_frame")
     con.unregister("_rule_failures_frame")
+    return verdicts
 
 
-def _insert_batch(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, rec: LoadRecord, owner: str) -> None:
-    """Write the batch's rows to raw with their status, and each failure to quality.exceptions."""
+def _register_batches(con: duckdb.DuckDBPyConnection, batches: dict[int, LoadRecord]) -> None:
+    """The accepted batches of a group with their lineage, keyed by their ordinal in the group."""
+    frame = pd.DataFrame(
+        [(i, r.source, r.source_table, r.file, r.checksum, r.loaded_at) for i, r in batches.items()],
+        columns=["batch", "source", "source_table", "file", "checksum", "loaded_at"],
+    ).astype({"batch": "int64", "loaded_at": "datetime64[us]"})
+    con.register("_group_batches_frame", frame)
+    con.execute(f"create or replace temp table {GROUP_BATCHES} as select * from _group_batches_frame")
+    con.unregister("_group_batches_frame")
+
+
+def _payload_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """JSON of a landed row as the reader produced it (its columns, without the group ordinal)."""
+    names = [r[0] for r in con.execute(f"describe {GROUP_LANDING}").fetchall() if r[0] != "_batch"]
+    return f"cast(to_json(struct_pack({', '.join(f'{n} := l.{n}' for n in names)})) as varchar)"
+
+
+def _insert_batches(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, owner: str) -> None:
+    """Write the accepted batches' rows to raw with their status, and each failure to quality.exceptions."""
     sep = FAILURE_SEPARATOR
     con.execute(
         f"""
         create or replace temp table _batch_failures as
-        select _row_number as row_number, split_part(f, '{sep}', 1) as rule,
+        select _batch as batch, _row_number as row_number, split_part(f, '{sep}', 1) as rule,
                split_part(f, '{sep}', 2) as column_name, split_part(f, '{sep}', 3) as detail
-        from (select _row_number, unnest(_failures) as f from {TYPED})
+        from (select _batch, _row_number, unnest(_failures) as f from {TYPED})
         union all
-        select row_number, rule, column_name, detail from {RULE_FAILURES}
+        select batch, row_number, rule, column_name, detail from {RULE_FAILURES}
         """
     )
-    cols = ", ".join(ent.column_names)
+    cols = ", ".join(f"t.{c}" for c in ent.column_names)
     con.execute(
         f"""
         insert into raw.{raw_table}
-        select {cols}, ?, ?, ?, ?, t._row_number, ?,
+        select {cols}, b.source, b.source_table, b.file, b.checksum, t._row_number, b.loaded_at,
                case when q.row_number is null then 'accepted' else 'quarantined' end, t._extra
         from {TYPED} t
-        left join (select distinct row_number from _batch_failures) q on q.row_number = t._row_number
-        """,
-        [rec.source, rec.source_table, rec.file, rec.checksum, rec.loaded_at],
+        join {GROUP_BATCHES} b on b.batch = t._batch
+        left join (select distinct batch, row_number from _batch_failures) q
+               on q.batch = t._batch and q.row_number = t._row_number
+        order by t._batch, t._row_number
+        """
     )
     con.execute(
         f"""
         insert into quality.exceptions
-        select ?, ?, ?, ?, ?, f.row_number, f.rule, nullif(f.column_name, ''), f.detail, ?,
-               cast(to_json(l) as varchar), ?
-        from _batch_failures f join {LANDING} l on l._row_number = f.row_number
+        select b.source, b.source_table, ?, b.file, b.checksum, f.row_number, f.rule, nullif(f.column_name, ''),
+               f.detail, ?, {_payload_sql(con)}, b.loaded_at
+        from _batch_failures f
+        join {GROUP_BATCHES} b on b.batch = f.batch
+        join {GROUP_LANDING} l on l._batch = f.batch and l._row_number = f.row_number
         """,
-        [rec.source, rec.source_table, rec.entity, rec.file, rec.checksum, owner, rec.loaded_at],
+        [ent.name, owner],
     )
 
 
-def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, rec: LoadRecord, owner: str) -> None:
-    """Quarantine all but one accepted row per business key, for the keys this batch touched."""
+def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, owner: str) -> None:
+    """Quarantine all but one accepted row per business key, for the keys the group's batches touched."""
     key = ", ".join(ent.key)
     content_cols = [c for c in ent.column_names if c != "updated_at"]
     recency = "updated_at desc nulls last, " if "updated_at" in ent.column_names else ""
@@ -216,7 +268,8 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, re
         f"""
         create or replace temp table _dupes as
         with touched as (
-            select distinct {key} from raw.{raw_table} where _checksum = ? and _status = 'accepted'
+            select distinct {key} from raw.{raw_table}
+            where _checksum in (select checksum from {GROUP_BATCHES}) and _status = 'accepted'
         ),
         candidates as (
             select r.*, hash({', '.join('r.' + c for c in content_cols)}) as _content
@@ -225,18 +278,17 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, re
         winning_content as (
             select {key}, _content as _win
             from (select *, row_number() over (partition by {key}
-                  order by {recency}_loaded_at desc, _checksum, _row_number desc) as rn from candidates)
+                  order by {recency}_loaded_at desc, _file desc, _row_number desc) as rn from candidates)
             where rn = 1
         ),
         ranked as (
             select c.*, w._win, row_number() over (partition by {', '.join('c.' + k for k in ent.key)}
-                   order by (c._content = w._win) desc, c._loaded_at, c._checksum, c._row_number) as keep_rank
+                   order by (c._content = w._win) desc, c._loaded_at, c._file, c._row_number) as keep_rank
             from candidates c join winning_content w using ({key})
         )
         select *, case when _content = _win then 'duplicate_exact' else 'duplicate_conflict' end as rule
         from ranked where keep_rank > 1
-        """,
-        [rec.checksum],
+        """
     )
     if scalar(con, "select count(*) from _dupes") == 0:
         return
@@ -248,10 +300,11 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, re
                case when rule = 'duplicate_exact'
                     then 'exact duplicate of key ' || {key_text} || ' already accepted'
                     else 'conflicting duplicate of key ' || {key_text} || ': a later version wins' end,
-               ?, cast(to_json(struct_pack({', '.join(ent.column_names)})) as varchar), ?
+               ?, cast(to_json(struct_pack({', '.join(ent.column_names)})) as varchar),
+               (select max(loaded_at) from {GROUP_BATCHES})
         from _dupes
         """,
-        [ent.name, ent.key[0], owner, rec.loaded_at],
+        [ent.name, ent.key[0], owner],
     )
     con.execute(
         f"""
@@ -275,52 +328,89 @@ def _refresh_counts(con: duckdb.DuckDBPyConnection, raw_table: str) -> None:
     )
 
 
-def land_batch(
-    con: duckdb.DuckDBPyConnection,
-    read: Callable[[], readers.LandedBatch],
-    rec: LoadRecord,
-    ent: Entity,
-    tbl: TableConfig,
-    raw_table: str,
-    owner: str,
-    validator: Validator,
-    info: BatchInfo,
-) -> LoadRecord:
-    """Land one batch inside a transaction; a rejection rolls it back and is recorded instead."""
-    con.execute("begin transaction")
-    try:
-        landed = read()
-        rec.file, rec.rows_landed = landed.file, landed.rows
-        rec.warnings.extend(landed.warnings)
-        if not rec.checksum:
-            rec.checksum = _landing_checksum(con)
-            if _already_loaded(con, raw_table, rec.checksum):
-                con.execute("rollback")
-                rec.status = "skipped"
-                return rec
-        if landed.rows == 0:
-            raise BatchRejected("empty_batch", f"{rec.file}: no data rows (header only or empty)")
-        con.execute(f"create or replace temp table {TYPED} as {typed_batch_sql(ent, tbl, LANDING)}")
-        _validate(con, ent, validator, replace(info, landed_rows=landed.rows))
-        _insert_batch(con, ent, raw_table, rec, owner)
-        _deduplicate(con, ent, raw_table, rec, owner)
-        counts = first_row(
-            con,
-            f"select count(*) filter (where _status = 'accepted'), count(*) filter (where _status = 'quarantined') "
-            f"from raw.{raw_table} where _checksum = ?",
-            [rec.checksum],
-        )
-        rec.rows_accepted, rec.rows_quarantined = counts
-        record_load(con, rec)
-        _refresh_counts(con, raw_table)
-        con.execute("commit")
-    except BatchRejected as exc:
-        con.execute("rollback")
-        _record_rejection(con, rec, exc, owner)
-    except Exception:
-        con.execute("rollback")
-        raise
-    return rec
+class BatchGroup:
+    """New batches of one source table, read and stacked until they are landed together.
+
+    Landing a group is one transaction: its batches land completely or not at all. A batch that
+    is unusable as a whole is rejected and recorded on its own; the others of its group land.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, ent: Entity, tbl: TableConfig, raw_table: str,
+                 owner: str, validator: Validator, landing: LandingContext) -> None:
+        self.con, self.ent, self.tbl, self.raw_table, self.owner = con, ent, tbl, raw_table, owner
+        self.validator, self.landing = validator, landing
+        self.batches: list[LoadRecord] = []
+        self.rows = 0
+
+    def holds(self, checksum: str) -> bool:
+        return any(rec.checksum == checksum for rec in self.batches)
+
+    def add(self, rec: LoadRecord, read: Callable[[], readers.LandedBatch]) -> LoadRecord:
+        """Read one batch into the group; a batch rejected or already loaded is settled at once."""
+        con = self.con
+        try:
+            landed = read()
+            rec.file, rec.rows_landed = landed.file, landed.rows
+            rec.warnings.extend(landed.warnings)
+            if not rec.checksum:
+                rec.checksum = _landing_checksum(con)
+                if _already_loaded(con, self.raw_table, rec.checksum) or self.holds(rec.checksum):
+                    rec.status = "skipped"
+                    return rec
+            if landed.rows == 0:
+                raise BatchRejected("empty_batch", f"{rec.file}: no data rows (header only or empty)")
+        except BatchRejected as exc:
+            _record_rejection(con, rec, exc, self.owner)
+            return rec
+        stacked = f"select cast(? as bigint) as _batch, * from {LANDING}"
+        if self.batches:
+            con.execute(f"insert into {GROUP_LANDING} {stacked}", [len(self.batches)])
+        else:
+            con.execute(f"create or replace temp table {GROUP_LANDING} as {stacked}", [0])
+        self.batches.append(rec)
+        self.rows += landed.rows
+        return rec
+
+    def land(self, progress: Callable[[str], None]) -> None:
+        """Type, validate, insert and deduplicate every batch of the group, then empty it."""
+        if not self.batches:
+            return
+        con, batches = self.con, self.batches
+        progress(f"{self.raw_table}: validating and landing {len(batches)} batch(es), {self.rows:,} rows")
+        previous = _previous_rows(con, self.raw_table)
+        con.execute("begin transaction")
+        try:
+            con.execute(f"create or replace temp table {TYPED} as {typed_batch_sql(self.ent, self.tbl, GROUP_LANDING)}")
+            verdicts = _validate(con, self.ent, self.validator, self.landing, batches, previous)
+            accepted = {i: rec for i, (rec, v) in enumerate(zip(batches, verdicts)) if not v.rejected}
+            for rec, verdict in zip(batches, verdicts):
+                if verdict.rejected:
+                    rule = next(iter(verdict.summary), "batch_rule")
+                    _record_rejection(con, rec, BatchRejected(rule, f"{rec.file}: {verdict.message}"), self.owner)
+            if accepted:
+                self._insert(accepted)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        finally:
+            self.batches, self.rows = [], 0
+            con.execute(f"drop table if exists {GROUP_LANDING}")
+
+    def _insert(self, accepted: dict[int, LoadRecord]) -> None:
+        con = self.con
+        _register_batches(con, accepted)
+        _insert_batches(con, self.ent, self.raw_table, self.owner)
+        _deduplicate(con, self.ent, self.raw_table, self.owner)
+        counts = dict((checksum, (a, q)) for checksum, a, q in con.execute(
+            f"select _checksum, count(*) filter (where _status = 'accepted'), "
+            f"count(*) filter (where _status = 'quarantined') from raw.{self.raw_table} "
+            f"where _checksum in (select checksum from {GROUP_BATCHES}) group by _checksum"
+        ).fetchall())
+        for rec in accepted.values():
+            rec.rows_accepted, rec.rows_quarantined = counts[rec.checksum]
+            record_load(con, rec)
+        _refresh_counts(con, self.raw_table)
 
 
 def land_table(
@@ -338,35 +428,36 @@ def land_table(
     ent = ENTITIES[tbl.entity]
     raw_table = f"{source_name}__{table_name}"
     ensure_raw_table(con, raw_table, ent.name)
-    customers = accepted_ids(con, "customers", "customer_id") if "customer_id" in ent.column_names else None
-    accounts = accepted_ids(con, "crm_accounts", "account_id") if ent.name == "crm_accounts" else None
+    landing = LandingContext(
+        reporting_currency=config.reporting_currency,
+        load_date=load_date,
+        known_customer_ids=accepted_ids(con, "customers", "customer_id") if "customer_id" in ent.column_names else None,
+        known_account_ids=accepted_ids(con, "crm_accounts", "account_id") if ent.name == "crm_accounts" else None,
+        drop_threshold=tbl.row_count_drop_threshold,
+    )
+    group = BatchGroup(con, ent, tbl, raw_table, src.owner, validator, landing)
 
-    def info_for(file: str) -> BatchInfo:
-        return BatchInfo(file, config.reporting_currency, load_date, customers, accounts,
-                         _previous_rows(con, raw_table), tbl.row_count_drop_threshold)
-
-    def new_record(file: str, checksum: str) -> LoadRecord:
-        return LoadRecord(source_name, raw_table, ent.name, file, checksum)
+    def new_record(file: str, checksum: str, status: str = "loaded") -> LoadRecord:
+        return LoadRecord(source_name, raw_table, ent.name, file, checksum, status=status)
 
     records: list[LoadRecord] = []
     if tbl.format == "query":
         url = resolve_url(config, src.url or "")
-        rec = new_record(f"query:{raw_table}", "")
-        read = lambda: readers.read_query(con, url, tbl, ent.required)  # noqa: E731
-        records.append(land_batch(con, read, rec, ent, tbl, raw_table, src.owner, validator, info_for(rec.file)))
-        return records
-
-    files = batch_files(config, tbl)
-    if not files:
-        raise BatchRejected("no_files", f"{config.resolve(tbl.path or '')}: no file matches the configured path")
-    reader = readers.FILE_READERS[tbl.format]
-    for index, path in enumerate(files, start=1):
-        checksum = file_checksum(path)
-        if _already_loaded(con, raw_table, checksum):
-            records.append(LoadRecord(source_name, raw_table, ent.name, str(path), checksum, status="skipped"))
-            continue
-        progress(f"{raw_table}: landing file {index}/{len(files)} {path.name}")
-        rec = new_record(str(path), checksum)
-        read = lambda p=path: reader(con, p, tbl, ent.required)  # noqa: E731
-        records.append(land_batch(con, read, rec, ent, tbl, raw_table, src.owner, validator, info_for(str(path))))
+        records.append(group.add(new_record(f"query:{raw_table}", ""),
+                                 lambda: readers.read_query(con, url, tbl, ent.required)))
+    else:
+        files = batch_files(config, tbl)
+        if not files:
+            raise BatchRejected("no_files", f"{config.resolve(tbl.path or '')}: no file matches the configured path")
+        reader = readers.FILE_READERS[tbl.format]
+        for index, path in enumerate(files, start=1):
+            checksum = file_checksum(path)
+            if _already_loaded(con, raw_table, checksum) or group.holds(checksum):
+                records.append(new_record(str(path), checksum, status="skipped"))
+                continue
+            progress(f"{raw_table}: reading file {index}/{len(files)} {path.name}")
+            records.append(group.add(new_record(str(path), checksum), lambda p=path: reader(con, p, tbl, ent.required)))
+            if group.rows >= GROUP_ROWS:
+                group.land(progress)
+    group.land(progress)
     return records

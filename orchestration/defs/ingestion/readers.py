@@ -159,12 +159,20 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
+def _column_text(column: pd.Series) -> pd.Series:
+    """A column as text cells. Columns that already hold only text (most query results) are
+    kept as they are: converting cell by cell in Python cost seconds per million rows."""
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return column.where(column.notna(), None)
+    return column.map(_cell_text)
+
+
 def _land_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, file: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
     """Land a DataFrame of text cells through the same mapping as a CSV."""
     header = [str(c).strip() for c in frame.columns]
     frame = frame.set_axis(header, axis=1)
     _check_mapped_columns(file, header, tbl, required)
-    text = frame.apply(lambda col: col.map(_cell_text)).astype("object")
+    text = frame.apply(_column_text).astype("object")
     con.register("_landing_frame", text)
     try:
         rows = _materialize(con, _select_mapped(tbl, header, "_landing_frame"))

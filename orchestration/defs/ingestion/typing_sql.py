@@ -145,7 +145,10 @@ def _signed(column: Column, tbl: TableConfig, entity: Entity) -> str:
 
 
 def typed_batch_sql(entity: Entity, tbl: TableConfig, landing: str) -> str:
-    """SELECT typing ``landing`` onto the entity: typed columns, ``_failures``, lineage inputs."""
+    """SELECT typing ``landing`` onto the entity: typed columns, ``_failures``, lineage inputs.
+
+    ``landing`` holds the reader's columns and ``_batch``, the batch's ordinal in its group.
+    """
     mapped = set(tbl.columns)
     normalized = []
     for col in entity.columns:
@@ -157,12 +160,12 @@ def typed_batch_sql(entity: Entity, tbl: TableConfig, landing: str) -> str:
     failure_list = f"list_filter([{', '.join(failures)}], lambda x: x is not null)" if failures else "[]"
     return f"""
 with n as (
-    select {', '.join(normalized)}, _row_number, _extra from {landing}
+    select {', '.join(normalized)}, _batch, _row_number, _extra from {landing}
 ),
 t as (
     select n.*, {', '.join(typed)} from n
 )
-select {', '.join(finals)}, _row_number, _extra,
+select {', '.join(finals)}, _batch, _row_number, _extra,
        cast({failure_list} as varchar[]) as _failures
 from t as n
 """

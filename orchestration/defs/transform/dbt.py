@@ -67,6 +67,7 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 def dbt_project(settings: Settings) -> DbtProject:
     """The dbt project, parsed into a manifest when the manifest is missing or older than the code."""
     os.environ["INFLOW_WAREHOUSE"] = str(settings.warehouse_path)
+    os.environ["INFLOW_DUCKDB_MEMORY_LIMIT"] = settings.config.engine.memory_limit
     project = DbtProject(project_dir=DBT_DIR)
     if _manifest_is_stale(project):
         dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
