@@ -243,7 +243,6 @@ def _insert_batches(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str,
         join {GROUP_BATCHES} b on b.batch = t._batch
         left join (select distinct batch, row_number from _batch_failures) q
                on q.batch = t._batch and q.row_number = t._row_number
-        order by t._batch, t._row_number
         """
     )
     con.execute(
@@ -271,9 +270,13 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, ow
             select distinct {key} from raw.{raw_table}
             where _checksum in (select checksum from {GROUP_BATCHES}) and _status = 'accepted'
         ),
+        repeated as (
+            select {key} from raw.{raw_table} r semi join touched using ({key})
+            where r._status = 'accepted' group by all having count(*) > 1
+        ),
         candidates as (
             select r.*, hash({', '.join('r.' + c for c in content_cols)}) as _content
-            from raw.{raw_table} r join touched using ({key}) where r._status = 'accepted'
+            from raw.{raw_table} r join repeated using ({key}) where r._status = 'accepted'
         ),
         winning_content as (
             select {key}, _content as _win

@@ -102,19 +102,18 @@ def _select_mapped(tbl: TableConfig, available: list[str], relation: str) -> str
 
 
 def _materialize(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
-    """Create ``_landing`` keeping the batch's order, then number its rows from 1.
+    """Land the batch in a temp table keeping its order; ``_landing`` numbers its rows from 1.
 
     A single CREATE TABLE AS keeps the reader's order and hands out consecutive row ids (temp
     tables start them at a large offset), so the row id minus the first one is the data row.
+    ``_landing`` is a view, so the rows are copied once more only where the caller puts them.
     """
-    con.execute(f"create or replace temp table {LANDING}_unnumbered as {select_sql}")
+    con.execute(f"create or replace temp table {LANDING}_rows as {select_sql}")
     con.execute(
-        f"create or replace temp table {LANDING} as "
-        f"select *, rowid - (select min(rowid) from {LANDING}_unnumbered) + 1 as _row_number "
-        f"from {LANDING}_unnumbered"
+        f"create or replace temp view {LANDING} as "
+        f"select *, rowid - (select min(rowid) from {LANDING}_rows) + 1 as _row_number from {LANDING}_rows"
     )
-    con.execute(f"drop table {LANDING}_unnumbered")
-    return scalar(con, f"select count(*) from {LANDING}")
+    return scalar(con, f"select count(*) from {LANDING}_rows")
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
