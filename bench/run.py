@@ -130,6 +130,12 @@ def run_pipeline(config: Path, home: Path) -> PipelineRun:
     return PipelineRun(measure, json.loads(timings.read_text()))
 
 
+def parse_dbt_project() -> None:
+    """Parse the dbt project now if its manifest is stale, so no timed run pays for the parse."""
+    subprocess.run([sys.executable, "-c", "from orchestration.defs.transform.dbt import dbt_project; "
+                    "from orchestration.settings import Settings; dbt_project(Settings.from_env())"], check=True)
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = platform.processor() or platform.machine()
@@ -152,6 +158,7 @@ def main() -> int:
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "100000,1000000,10000000").split(",")]
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
     CACHE.mkdir(parents=True, exist_ok=True)
+    parse_dbt_project()
     print(f"machine: {machine()}", flush=True)
     rows = []
     for size in sizes:

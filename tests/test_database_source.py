@@ -115,3 +115,15 @@ def test_postgres_view_source(tmp_path: Path, postgres_url: str) -> None:
     con, records = _land(_config(tmp_path, postgres_url))
     _check_landed(con, records)
     assert "postgresql" in records[0].file and "inflow" in records[0].file
+
+
+def test_sqlite_result_landed_in_chunks_keeps_rows_and_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A result larger than one fetch lands chunk by chunk with the same rows and row numbers."""
+    from orchestration.defs.ingestion import readers
+
+    monkeypatch.setattr(readers, "QUERY_CHUNK_ROWS", 2)
+    _seed_promises(f"sqlite:///{tmp_path / 'workflow.sqlite'}")
+    con, records = _land(_config(tmp_path, "sqlite:///workflow.sqlite"))
+    _check_landed(con, records)
+    numbered = con.execute("select _row_number, promise_id from raw.promises order by 1").fetchall()
+    assert [n for n, _ in numbered] == [1, 2, 3]

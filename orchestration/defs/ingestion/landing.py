@@ -41,8 +41,10 @@ if TYPE_CHECKING:  # the GX runner takes seconds to import; only the validator n
 
 TYPED = "_typed"
 RULE_FAILURES = "_rule_failures"
-#: New batches of a table are stacked here (with their ordinal in ``_batch``) and landed together.
+#: New batches of a table, each kept in its own temp table ``_batch_rows_<ordinal>`` as read, are
+#: seen together through this view (with the ordinal in ``_batch``) and landed together.
 GROUP_LANDING = "_group_landing"
+BATCH_ROWS = "_batch_rows_"
 GROUP_BATCHES = "_group_batches"
 #: New files of one table are landed in groups of about this many rows: one typing query, one
 #: validation, one insert and one deduplication per group instead of per file (their fixed
@@ -365,11 +367,7 @@ class BatchGroup:
         except BatchRejected as exc:
             _record_rejection(con, rec, exc, self.owner)
             return rec
-        stacked = f"select cast(? as bigint) as _batch, * from {LANDING}"
-        if self.batches:
-            con.execute(f"insert into {GROUP_LANDING} {stacked}", [len(self.batches)])
-        else:
-            con.execute(f"create or replace temp table {GROUP_LANDING} as {stacked}", [0])
+        con.execute(f"alter table {readers.LANDING_ROWS} rename to {BATCH_ROWS}{len(self.batches)}")
         self.batches.append(rec)
         self.rows += landed.rows
         return rec
@@ -381,6 +379,10 @@ class BatchGroup:
         con, batches = self.con, self.batches
         progress(f"{self.raw_table}: validating and landing {len(batches)} batch(es), {self.rows:,} rows")
         previous = _previous_rows(con, self.raw_table)
+        con.execute(f"create or replace temp view {GROUP_LANDING} as " + " union all ".join(
+            f"select cast({i} as bigint) as _batch, * from ({readers.numbered_rows_sql(f'{BATCH_ROWS}{i}')})"
+            for i in range(len(batches))
+        ))
         con.execute("begin transaction")
         try:
             con.execute(f"create or replace temp table {TYPED} as {typed_batch_sql(self.ent, self.tbl, GROUP_LANDING)}")
@@ -397,8 +399,10 @@ class BatchGroup:
             con.execute("rollback")
             raise
         finally:
+            con.execute(f"drop view if exists {GROUP_LANDING}")
+            for i in range(len(batches)):
+                con.execute(f"drop table if exists {BATCH_ROWS}{i}")
             self.batches, self.rows = [], 0
-            con.execute(f"drop table if exists {GROUP_LANDING}")
 
     def _insert(self, accepted: dict[int, LoadRecord]) -> None:
         con = self.con

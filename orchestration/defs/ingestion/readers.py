@@ -23,6 +23,8 @@ from orchestration.warehouse import scalar
 from orchestration.config import TableConfig
 
 LANDING = "_landing"
+#: The table behind the ``_landing`` view: the batch's rows in the order read.
+LANDING_ROWS = "_landing_rows"
 
 
 class BatchRejected(Exception):
@@ -101,19 +103,25 @@ def _select_mapped(tbl: TableConfig, available: list[str], relation: str) -> str
     return f"select {', '.join(parts)} from {relation}"
 
 
-def _materialize(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
+def _materialize(con: duckdb.DuckDBPyConnection, select_sql: str, append: bool = False) -> int:
     """Land the batch in a temp table keeping its order; ``_landing`` numbers its rows from 1.
 
-    A single CREATE TABLE AS keeps the reader's order and hands out consecutive row ids (temp
-    tables start them at a large offset), so the row id minus the first one is the data row.
-    ``_landing`` is a view, so the rows are copied once more only where the caller puts them.
+    A single CREATE TABLE AS (then appends, for a batch read in chunks) keeps the reader's order
+    and hands out consecutive row ids (temp tables start them at a large offset), so the row id
+    minus the first one is the data row. ``_landing`` is a view, so the rows are copied once
+    more only where the caller puts them.
     """
-    con.execute(f"create or replace temp table {LANDING}_rows as {select_sql}")
-    con.execute(
-        f"create or replace temp view {LANDING} as "
-        f"select *, rowid - (select min(rowid) from {LANDING}_rows) + 1 as _row_number from {LANDING}_rows"
-    )
-    return scalar(con, f"select count(*) from {LANDING}_rows")
+    if append:
+        con.execute(f"insert into {LANDING_ROWS} {select_sql}")
+        return scalar(con, f"select count(*) from {LANDING_ROWS}")
+    con.execute(f"create or replace temp table {LANDING_ROWS} as {select_sql}")
+    con.execute(f"create or replace temp view {LANDING} as {numbered_rows_sql(LANDING_ROWS)}")
+    return scalar(con, f"select count(*) from {LANDING_ROWS}")
+
+
+def numbered_rows_sql(table: str) -> str:
+    """The rows of a table landed in order, with ``_row_number`` counting from 1."""
+    return f"select *, rowid - (select min(rowid) from {table}) + 1 as _row_number from {table}"
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
@@ -166,17 +174,21 @@ def _column_text(column: pd.Series) -> pd.Series:
     return column.map(_cell_text)
 
 
-def _land_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, file: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
-    """Land a DataFrame of text cells through the same mapping as a CSV."""
-    header = [str(c).strip() for c in frame.columns]
-    frame = frame.set_axis(header, axis=1)
-    _check_mapped_columns(file, header, tbl, required)
-    text = frame.apply(_column_text).astype("object")
+def _append_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, tbl: TableConfig, header: list[str], append: bool) -> int:
+    """Land (or append) a DataFrame of cells as text through the same mapping as a CSV."""
+    text = frame.set_axis(header, axis=1).apply(_column_text).astype("object")
     con.register("_landing_frame", text)
     try:
-        rows = _materialize(con, _select_mapped(tbl, header, "_landing_frame"))
+        return _materialize(con, _select_mapped(tbl, header, "_landing_frame"), append=append)
     finally:
         con.unregister("_landing_frame")
+
+
+def _land_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, file: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
+    """Land a DataFrame of cells through the same mapping as a CSV."""
+    header = [str(c).strip() for c in frame.columns]
+    _check_mapped_columns(file, header, tbl, required)
+    rows = _append_frame(con, frame, tbl, header, append=False)
     return LandedBatch(file, rows, _extra_warning(file, header, tbl))
 
 
@@ -240,6 +252,11 @@ def _reject_absent_required(con: duckdb.DuckDBPyConnection, file: str, tbl: Tabl
             )
 
 
+#: Rows fetched from a database per round trip: a query result of millions of rows is landed
+#: chunk by chunk, never held whole in Python.
+QUERY_CHUNK_ROWS = 100_000
+
+
 def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
     """Run a read-only query over any SQLAlchemy URL; the batch's 'file' is the redacted URL."""
     import sqlalchemy as sa
@@ -248,13 +265,22 @@ def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, requi
     label = f"{engine.url.render_as_string(hide_password=True)}#{tbl.entity}"
     try:
         with engine.connect() as conn:
-            frame = pd.read_sql_query(sa.text(tbl.query or ""), conn, dtype="object")
-    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            result = conn.execution_options(stream_results=True).execute(sa.text(tbl.query or ""))
+            header = [str(c).strip() for c in result.keys()]
+            _check_mapped_columns(label, header, tbl, required)
+            rows, landed = result.fetchmany(QUERY_CHUNK_ROWS), 0
+            while True:
+                chunk = pd.DataFrame(list(map(tuple, rows)), columns=header, dtype="object")
+                landed = _append_frame(con, chunk, tbl, header, append=landed > 0)
+                if len(rows) < QUERY_CHUNK_ROWS:
+                    break
+                rows = result.fetchmany(QUERY_CHUNK_ROWS)
+    except sa.exc.SQLAlchemyError as exc:
         reason = str(exc.__cause__ or exc).splitlines()[0]
         raise BatchRejected("query_failed", f"{label}: query failed: {reason}") from None
     finally:
         engine.dispose()
-    return _land_frame(con, frame, label, tbl, required)
+    return LandedBatch(label, landed, _extra_warning(label, header, tbl))
 
 
 FILE_READERS = {"csv": read_csv, "xlsx": read_xlsx, "parquet": read_parquet, "jsonl": read_jsonl}

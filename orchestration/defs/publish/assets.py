@@ -15,8 +15,10 @@ def build_publish_asset(settings: Settings, upstream: list[dg.AssetKey]) -> dg.A
         """Copies marts, ml, forecast, quality and writeback into serving.duckdb (atomic swap) and
         exports Parquet/XLSX. Runs only when every upstream step and blocking check of the run
         passed; otherwise the serving file and exports stay as last published."""
-        tables = publish(settings.warehouse_path, settings.serving_path, settings.as_of_date, context.run_id)
-        write_exports(settings.serving_path, settings.exports_dir, tables)
+        memory_limit = settings.config.engine.memory_limit
+        tables = publish(settings.warehouse_path, settings.serving_path, settings.as_of_date, context.run_id,
+                         memory_limit)
+        write_exports(settings.serving_path, settings.exports_dir, tables, memory_limit)
         context.log.info(f"published {len(tables)} tables to {settings.serving_path}")
         return dg.MaterializeResult(metadata={
             "serving_file": dg.MetadataValue.path(str(settings.serving_path)),
