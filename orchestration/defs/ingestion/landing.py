@@ -23,6 +23,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Callable
 
 import duckdb
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from expectations.contracts import ENTITIES, Entity
+from expectations.relations import HIERARCHIES
 from orchestration.config import InflowConfig, SourceConfig, TableConfig
 from orchestration.defs.ingestion import readers
 from orchestration.defs.ingestion.readers import LANDING, BatchRejected
@@ -37,7 +39,7 @@ from orchestration.defs.ingestion.typing_sql import FAILURE_SEPARATOR, typed_bat
 from orchestration.warehouse import ensure_raw_table, scalar
 
 if TYPE_CHECKING:  # the GX runner takes seconds to import; only the validator needs it
-    from expectations.runner import BatchVerdict
+    from expectations.runner import BatchVerdict, RowFailure
 
 TYPED = "_typed"
 RULE_FAILURES = "_rule_failures"
@@ -49,7 +51,11 @@ GROUP_BATCHES = "_group_batches"
 #: New files of one table are landed in groups of about this many rows: one typing query, one
 #: validation, one insert and one deduplication per group instead of per file (their fixed
 #: costs dominated tables of many monthly files), while the frame validated stays bounded.
-GROUP_ROWS = 500_000
+GROUP_ROWS = 1_000_000
+#: Rows validated per call of the validator: bounds the pandas frame (and GX's copies of it).
+VALIDATION_ROWS = 500_000
+#: DuckDB hands results over in vectors of 2,048 rows; this many per fetched frame.
+DUCKDB_VECTORS_PER_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -179,30 +185,58 @@ def _validate(
     con: duckdb.DuckDBPyConnection, ent: Entity, validator: Validator, landing: LandingContext,
     batches: list[LoadRecord], previous_rows: int | None,
 ) -> list[BatchVerdict]:
-    """Run the row and batch rules over the group's rows that typed cleanly, one call for all.
+    """Judge the group's batches, then validate their rows that typed cleanly, a slice at a time.
 
     Row failures go to a temp table keyed by batch and row; the verdicts say which batches the
-    batch rules reject.
+    batch rules reject. The batch rules need each batch's counts and columns, not its rows:
+    typing has already quarantined every row missing a required value, so the rows they would
+    inspect are never there. They are judged once, on empty frames, for all batches in order;
+    the row rules then see at most ``VALIDATION_ROWS`` rows at once, so a query result of ten
+    million rows is never one pandas frame (hierarchies excepted: a parent is looked up in its
+    own batch, which is therefore validated whole).
     """
-    frame = con.execute(
-        f"select {', '.join(ent.column_names)}, _batch, _row_number from {TYPED} "
-        "where len(_failures) = 0 order by _batch, _row_number"
-    ).df()
-    ordinals = frame.pop("_batch").to_numpy()
-    cuts = np.searchsorted(ordinals, np.arange(len(batches) + 1))
-    parts = [
-        (frame.iloc[cuts[i]:cuts[i + 1]].reset_index(drop=True), BatchInfo(rec.file, rec.rows_landed, previous_rows))
-        for i, rec in enumerate(batches)
-    ]
-    verdicts = validator(ent.name, landing, parts)
-    failures = pd.DataFrame(
-        [(i, f.row_number, f.rule, f.column, f.detail) for i, v in enumerate(verdicts) for f in v.failures],
+    columns = ", ".join(ent.column_names)
+    empty = con.execute(f"select {columns}, _row_number from {TYPED} limit 0").df()
+    verdicts = validator(ent.name, landing, [(empty, BatchInfo(r.file, r.rows_landed, previous_rows)) for r in batches])
+    accepted = [i for i, v in enumerate(verdicts) if not v.rejected]
+    failures: list[tuple[int, RowFailure]] = []
+    if accepted:
+        result = con.execute(
+            f"select {columns}, _batch, _row_number from {TYPED} "
+            f"where len(_failures) = 0 and _batch in ({', '.join(map(str, accepted))}) order by _batch, _row_number"
+        )
+        for piece in _slices(result, whole_batches=ent.name in HIERARCHIES):
+            ordinals = piece.pop("_batch").to_numpy()
+            present = np.unique(ordinals)
+            cuts = np.searchsorted(ordinals, np.append(present, present[-1] + 1))
+            parts = [(piece.iloc[cuts[k]:cuts[k + 1]].reset_index(drop=True),
+                      BatchInfo(batches[i].file, batches[i].rows_landed, None)) for k, i in enumerate(present)]
+            for i, verdict in zip(present, validator(ent.name, landing, parts)):
+                if verdict.rejected:  # the batch rules passed above; a slice cannot fail them
+                    raise RuntimeError(f"{batches[i].file}: a slice of an accepted batch was rejected: {verdict.message}")
+                failures += [(int(i), f) for f in verdict.failures]
+    frame = pd.DataFrame(
+        [(i, f.row_number, f.rule, f.column, f.detail) for i, f in failures],
         columns=["batch", "row_number", "rule", "column_name", "detail"],
     ).astype({"batch": "int64", "row_number": "int64", "rule": "object", "column_name": "object", "detail": "object"})
-    con.register("_rule_failures_frame", failures)
+    con.register("_rule_failures_frame", frame)
     con.execute(f"create or replace temp table {RULE_FAILURES} as select * from _rule_failures_frame")
     con.unregister("_rule_failures_frame")
     return verdicts
+
+
+def _slices(result: duckdb.DuckDBPyConnection, whole_batches: bool) -> Iterator[pd.DataFrame]:
+    """A result ordered by ``_batch`` in frames of about ``VALIDATION_ROWS`` rows (or one per batch)."""
+    pending: list[pd.DataFrame] = []
+    size = 0
+    while len(chunk := result.fetch_df_chunk(DUCKDB_VECTORS_PER_CHUNK)):
+        pending.append(chunk)
+        size += len(chunk)
+        if not whole_batches and size >= VALIDATION_ROWS:
+            yield pd.concat(pending, ignore_index=True)
+            pending, size = [], 0
+    if pending:
+        yield pd.concat(pending, ignore_index=True)
 
 
 def _register_batches(con: duckdb.DuckDBPyConnection, batches: dict[int, LoadRecord]) -> None:

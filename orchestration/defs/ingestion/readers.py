@@ -270,6 +270,8 @@ def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, requi
             _check_mapped_columns(label, header, tbl, required)
             rows, landed = result.fetchmany(QUERY_CHUNK_ROWS), 0
             while True:
+                # As plain tuples: pandas probes each SQLAlchemy Row for attributes, which cost
+                # more than the fetch itself on millions of rows.
                 chunk = pd.DataFrame(list(map(tuple, rows)), columns=header, dtype="object")
                 landed = _append_frame(con, chunk, tbl, header, append=landed > 0)
                 if len(rows) < QUERY_CHUNK_ROWS:
