@@ -12,15 +12,23 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import gc
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from orchestration.warehouse import scalar
 
 from orchestration.config import TableConfig
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 LANDING = "_landing"
 #: The table behind the ``_landing`` view: the batch's rows in the order read.
@@ -153,7 +161,7 @@ def _extra_warning(file: str, available: list[str], tbl: TableConfig) -> list[st
 
 def _cell_text(value: object) -> str | None:
     """Text of a spreadsheet/query cell; dates become ISO so the typed layer parses them."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
@@ -166,30 +174,27 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def _column_text(column: pd.Series) -> pd.Series:
-    """A column as text cells. Columns that already hold only text (most query results) are
-    kept as they are: converting cell by cell in Python cost seconds per million rows."""
-    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
-        return column.where(column.notna(), None)
-    return column.map(_cell_text)
+def _text_table(rows: list[tuple], header: list[str]) -> pa.Table:
+    """Cells as an Arrow table of text columns. A column that holds only text (most query
+    results) goes to Arrow as it is; any other is converted cell by cell, which costs seconds
+    per million rows."""
+    columns = list(zip(*rows)) if rows else [()] * len(header)
+    arrays = []
+    for values in columns:
+        try:
+            arrays.append(pa.array(values, type=pa.string()))
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            arrays.append(pa.array([_cell_text(v) for v in values], type=pa.string()))
+    return pa.Table.from_arrays(arrays, names=header)
 
 
-def _append_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, tbl: TableConfig, header: list[str], append: bool) -> int:
-    """Land (or append) a DataFrame of cells as text through the same mapping as a CSV."""
-    text = frame.set_axis(header, axis=1).apply(_column_text).astype("object")
-    con.register("_landing_frame", text)
+def _append_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple], tbl: TableConfig, header: list[str], append: bool) -> int:
+    """Land (or append) rows of cells as text through the same mapping as a CSV."""
+    con.register("_landing_cells", _text_table(rows, header))
     try:
-        return _materialize(con, _select_mapped(tbl, header, "_landing_frame"), append=append)
+        return _materialize(con, _select_mapped(tbl, header, "_landing_cells"), append=append)
     finally:
-        con.unregister("_landing_frame")
-
-
-def _land_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, file: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
-    """Land a DataFrame of cells through the same mapping as a CSV."""
-    header = [str(c).strip() for c in frame.columns]
-    _check_mapped_columns(file, header, tbl, required)
-    rows = _append_frame(con, frame, tbl, header, append=False)
-    return LandedBatch(file, rows, _extra_warning(file, header, tbl))
+        con.unregister("_landing_cells")
 
 
 def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
@@ -208,7 +213,9 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, requ
         raise BatchRejected("empty_file", f"{path}: no header at row {tbl.options.header_row}")
     header = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(rows[0])]
     body = [r for r in rows[1:] if any(v is not None for v in r)]
-    return _land_frame(con, pd.DataFrame(body, columns=header, dtype="object"), str(path), tbl, required)
+    _check_mapped_columns(str(path), header, tbl, required)
+    landed = _append_rows(con, body, tbl, header, append=False)
+    return LandedBatch(str(path), landed, _extra_warning(str(path), header, tbl))
 
 
 def read_parquet(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
@@ -257,27 +264,54 @@ def _reject_absent_required(con: duckdb.DuckDBPyConnection, file: str, tbl: Tabl
 QUERY_CHUNK_ROWS = 100_000
 
 
+def _streaming_cursor(engine: "sa.Engine", connection: Any) -> Any:
+    """A driver cursor that fetches as it goes: psycopg2 does so only from a named (server-side)
+    cursor; sqlite3's plain cursor already does."""
+    if engine.dialect.driver == "psycopg2":
+        return connection.cursor(name="inflow_landing")
+    return connection.cursor()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while millions of row tuples are made and dropped:
+    they hold no cycles, and the collections they trigger cost a third of a large fetch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
-    """Run a read-only query over any SQLAlchemy URL; the batch's 'file' is the redacted URL."""
+    """Run a read-only query over any SQLAlchemy URL; the batch's 'file' is the redacted URL.
+
+    SQLAlchemy opens the connection; rows come from the driver's cursor as plain tuples, because
+    wrapping each in a SQLAlchemy Row cost as much as fetching it (seconds per million rows).
+    """
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
     label = f"{engine.url.render_as_string(hide_password=True)}#{tbl.entity}"
     try:
-        with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True).execute(sa.text(tbl.query or ""))
-            header = [str(c).strip() for c in result.keys()]
-            _check_mapped_columns(label, header, tbl, required)
-            rows, landed = result.fetchmany(QUERY_CHUNK_ROWS), 0
-            while True:
-                # As plain tuples: pandas probes each SQLAlchemy Row for attributes, which cost
-                # more than the fetch itself on millions of rows.
-                chunk = pd.DataFrame(list(map(tuple, rows)), columns=header, dtype="object")
-                landed = _append_frame(con, chunk, tbl, header, append=landed > 0)
-                if len(rows) < QUERY_CHUNK_ROWS:
-                    break
-                rows = result.fetchmany(QUERY_CHUNK_ROWS)
-    except sa.exc.SQLAlchemyError as exc:
+        connection = engine.raw_connection()
+        try:
+            with _gc_paused():
+                cursor = _streaming_cursor(engine, connection)
+                cursor.execute(tbl.query or "")
+                rows, landed = cursor.fetchmany(QUERY_CHUNK_ROWS), 0
+                header = [str(column[0]).strip() for column in cursor.description]
+                _check_mapped_columns(label, header, tbl, required)
+                while True:
+                    landed = _append_rows(con, rows, tbl, header, append=landed > 0)
+                    if len(rows) < QUERY_CHUNK_ROWS:
+                        break
+                    rows = cursor.fetchmany(QUERY_CHUNK_ROWS)
+        finally:
+            connection.close()
+    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
         reason = str(exc.__cause__ or exc).splitlines()[0]
         raise BatchRejected("query_failed", f"{label}: query failed: {reason}") from None
     finally:
