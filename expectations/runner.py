@@ -1,7 +1,8 @@
-"""Validate one landed batch against its entity's source contract: a pure function, no I/O.
+"""Validate landed batches against their entity's source contract: pure functions, no I/O.
 
-The landing layer calls :func:`validate_batch` once per typed batch (a file, or a query result)
-with a pandas frame of the entity's canonical columns, typed (dates as datetime64 or ``date``,
+:func:`validate_batch` judges one typed batch (a file, or a query result); the landing layer
+calls :func:`validate_batches`, which gives the same verdicts for several at once. Each batch is
+a pandas frame of the entity's canonical columns, typed (dates as datetime64 or ``date``,
 money as float64 or ``Decimal``: the warehouse keeps DECIMAL, validation compares floats) and
 normalized as landing normalizes them, plus ``_row_number`` (1-based data row in the file).
 
