@@ -264,7 +264,7 @@ def _reject_absent_required(con: duckdb.DuckDBPyConnection, file: str, tbl: Tabl
 QUERY_CHUNK_ROWS = 100_000
 
 
-def _streaming_cursor(engine: "sa.Engine", connection: Any) -> Any:
+def _streaming_cursor(engine: sa.Engine, connection: Any) -> Any:
     """A driver cursor that fetches as it goes: psycopg2 does so only from a named (server-side)
     cursor; sqlite3's plain cursor already does."""
     if engine.dialect.driver == "psycopg2":
