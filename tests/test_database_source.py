@@ -105,7 +105,8 @@ def test_failing_query_is_rejected_with_the_source_named(tmp_path: Path) -> None
     path.write_text(path.read_text().replace("from crm_promises", "from no_such_table"))
     con, (rec,) = _land(path)
     assert rec.status == "rejected"
-    assert "query failed" in rec.message and "no_such_table" in rec.message
+    assert "workflow.sqlite#promises: query failed" in rec.message and "no_such_table" in rec.message
+    assert con.execute("select rule from quality.exceptions").fetchall() == [("query_failed",)]
     assert con.execute("select count(*) from raw.promises").fetchone()[0] == 0
 
 
@@ -127,17 +128,6 @@ def test_sqlite_result_landed_in_chunks_keeps_rows_and_order(tmp_path: Path, mon
     _check_landed(con, records)
     numbered = con.execute("select _row_number, promise_id from raw.promises order by 1").fetchall()
     assert [n for n, _ in numbered] == [1, 2, 3]
-
-
-def test_a_failing_query_rejects_the_batch_naming_the_source(tmp_path: Path) -> None:
-    _seed_promises(f"sqlite:///{tmp_path / 'workflow.sqlite'}")
-    path = _config(tmp_path, "sqlite:///workflow.sqlite")
-    path.write_text(path.read_text().replace("from crm_promises", "from no_such_table"))
-    con, (rec,) = _land(path)
-    assert rec.status == "rejected"
-    assert "workflow.sqlite#promises: query failed" in rec.message and "no_such_table" in rec.message
-    assert con.execute("select rule from quality.exceptions").fetchall() == [("query_failed",)]
-    assert con.execute("select count(*) from raw.promises").fetchall()[0][0] == 0
 
 
 def test_sqlite_changed_result_lands_again(tmp_path: Path) -> None:
