@@ -1,7 +1,7 @@
 """`make bench`: time each pipeline stage at 100k, 1M and 10M invoices against a hand-written floor.
 
 For each size a company is generated once and cached under ``bench/cache/`` (its generation time
-and memory are cached with it). The main job then runs ``--repeat`` times in a child process of
+and memory are cached with it). The main job then runs BENCH_REPEAT times in a child process of
 its own, from an empty INFLOW_HOME, as ``inflow run`` runs it; the table reports the median wall
 time of the run and of each stage within it (from Dagster's step events), the peak resident
 memory of the run, and the ratio of the run to the floor: one DuckDB SQL script
