@@ -159,7 +159,7 @@ def _landing_checksum(con: duckdb.DuckDBPyConnection) -> str:
     Each row's hash is hashed again as text with its row number, so the digest is
     order-sensitive (DuckDB combines the hashes of a row's fields in a way that XOR over rows
     would undo). It only has to tell "the same result as a load before" from "a new one"; an md5
-    over every row's JSON did the same at four times the cost (18 s on nine million rows).
+    over every row's JSON did the same at four times the cost (2.3 s against 0.5 s on a million rows).
     """
     return scalar(
         con,
