@@ -1,13 +1,25 @@
-"""The dbt CLI resource: dagster-dbt's per-command warm-up is skipped, and skipping it is safe."""
+"""The dbt CLI resource and the dbt files around it: dagster-dbt's per-command warm-up is skipped
+(safely), run artifacts live in INFLOW_HOME with a retention, and dbt's output is not watched as code."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+from dataclasses import replace
+from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 
-from orchestration.defs.transform.dbt import DBT_EXECUTABLE, InflowDbtCli, dbt_cli, dbt_project
+from orchestration.defs.transform.dbt import (
+    DBT_EXECUTABLE,
+    DBT_RUNS_KEPT,
+    InflowDbtCli,
+    _project_sources,
+    dbt_cli,
+    dbt_project,
+    run_target_path,
+)
 from orchestration.settings import Settings
 
 
@@ -27,8 +39,31 @@ def test_version_is_the_executables_own() -> None:
     assert str(cli._cli_version) == installed.group(1)
 
 
-def test_commands_run_without_an_in_process_adapter() -> None:
-    invocation = dbt_cli(dbt_project(Settings.from_env())).cli(["--version"])
+def test_commands_run_without_an_in_process_adapter(tmp_path: Path) -> None:
+    invocation = dbt_cli(dbt_project(Settings.from_env())).cli(["--version"], target_path=tmp_path)
     invocation.wait()
     assert invocation.is_successful()
     assert invocation.adapter is None
+
+
+def test_run_artifacts_are_kept_for_the_last_runs_only(tmp_path: Path) -> None:
+    settings = replace(Settings.from_env(), home=tmp_path)
+    runs = tmp_path / "dbt"
+    for n in range(DBT_RUNS_KEPT + 3):
+        folder = runs / f"run-{n:02d}"
+        folder.mkdir(parents=True)
+        os.utime(folder, (1_000_000 + n, 1_000_000 + n))
+    target = run_target_path(settings, "run-new")
+    assert target == runs / "run-new"
+    kept = sorted(p.name for p in runs.iterdir())
+    assert kept == [f"run-{n:02d}" for n in range(4, DBT_RUNS_KEPT + 3)], "the newest ones, leaving room for this run"
+
+
+def test_dbt_output_folders_are_not_project_sources(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "a.sql").write_text("select 1")
+    for output in ("target/run-1/compiled", "logs", "dbt_packages/pkg"):
+        (tmp_path / output).mkdir(parents=True)
+        (tmp_path / output / "b.sql").write_text("select 2")
+    (tmp_path / "dbt_project.yml").write_text("name: x")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in _project_sources(tmp_path)) == ["dbt_project.yml", "models/a.sql"]

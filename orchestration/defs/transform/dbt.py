@@ -10,6 +10,7 @@ unreconciled balance blocks publishing in the same run.
 import importlib.metadata
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
@@ -26,7 +27,12 @@ from orchestration.settings import Settings
 DBT_DIR = REPO_ROOT / "dbt_project"
 #: dbt from this interpreter's environment, so a venv that is not on PATH still works.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
-_WATCHED = ("*.sql", "*.yml", "*.md")
+#: Files whose change needs a new manifest, and folders of dbt's own output that hold none.
+_WATCHED = (".sql", ".yml", ".md")
+_NOT_SOURCE = frozenset({"target", "dbt_packages", "logs"})
+#: The dbt artifacts (compiled SQL, run_results.json, dbt.log) of this many recent runs are kept
+#: under INFLOW_HOME/dbt; each run's take about 9 MB.
+DBT_RUNS_KEPT = 10
 
 
 class InflowDbtTranslator(DagsterDbtTranslator):
@@ -58,13 +64,33 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _project_sources(project_dir: Path) -> Iterator[Path]:
+    """The project's own SQL, YAML and docs files; dbt's output folders are not walked."""
+    for root, dirs, files in os.walk(project_dir):
+        dirs[:] = [d for d in dirs if d not in _NOT_SOURCE]
+        yield from (Path(root, name) for name in files if name.endswith(_WATCHED))
+
+
 def _manifest_is_stale(project: DbtProject) -> bool:
     manifest = project.manifest_path
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    return any(p.stat().st_mtime > built for pattern in _WATCHED for p in Path(project.project_dir).rglob(pattern)
-               if "target" not in p.parts and "dbt_packages" not in p.parts)
+    return any(p.stat().st_mtime > built for p in _project_sources(Path(project.project_dir)))
+
+
+def run_target_path(settings: Settings, run_id: str) -> Path:
+    """Where a run's dbt artifacts go: beside the warehouse they describe, not in the checkout.
+
+    Older runs' folders beyond the newest ``DBT_RUNS_KEPT`` are removed first, so a scheduled
+    deployment does not fill its disk with them.
+    """
+    runs = settings.home / "dbt"
+    if runs.is_dir():
+        previous = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in previous[DBT_RUNS_KEPT - 1:]:
+            shutil.rmtree(old, ignore_errors=True)
+    return runs / run_id
 
 
 def dbt_project(settings: Settings) -> DbtProject:
@@ -110,6 +136,6 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, InflowDbt
         """Builds and tests every dbt model as of the run's date. dbt unit tests check SQL logic on
         mocked rows, not data: they run in the test suite, not in every production run."""
         yield from dbt.cli(["build", "--vars", run_vars, "--exclude-resource-type", "unit_test"],
-                           context=context).stream()
+                           context=context, target_path=run_target_path(settings, context.run_id)).stream()
 
     return _dbt_models, dbt_cli(project)
