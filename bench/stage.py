@@ -1,4 +1,4 @@
-"""Run the main job once in this process, as ``inflow run`` does, and write each stage's time.
+"""Run the main job once in this process, through ``inflow run``'s own code, and write each stage's time.
 
 The benchmark starts this module in a child process per run, so the wall time and the peak
 resident memory it measures are those of a real run (DuckDB, GX and the dbt subprocess
@@ -37,17 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["INFLOW_CONFIG"] = str(args.config.resolve())
     os.environ["INFLOW_HOME"] = str(args.home.resolve())
 
-    import dagster as dg
-
-    from orchestration.definitions import MAIN_JOB, build_definitions
+    from orchestration.cli import execute_main_job
     from orchestration.defs.publish.assets import SERVING_KEY
-    from orchestration.settings import Settings
 
-    defs = build_definitions(Settings.from_env())
+    result, defs, _ = execute_main_job()
     dbt_keys = {k for k in defs.resolve_all_asset_keys() if k.path[0] in ("staging", "intermediate", "marts")}
-    result = defs.resolve_job_def(MAIN_JOB).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
     if not result.success:
         print("the benchmark run failed", file=sys.stderr)
         return 1
