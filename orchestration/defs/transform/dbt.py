@@ -31,7 +31,7 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 _WATCHED = (".sql", ".yml", ".md")
 _NOT_SOURCE = frozenset({"target", "dbt_packages", "logs"})
 #: The dbt artifacts (compiled SQL, run_results.json, dbt.log) of this many recent runs are kept
-#: under INFLOW_HOME/dbt; each run's take about 9 MB.
+#: under INFLOW_HOME/dbt; a run's artifacts take about 9 MB.
 DBT_RUNS_KEPT = 10
 
 
@@ -109,8 +109,8 @@ class InflowDbtCli(DbtCliResource):
     Before each command dagster-dbt runs ``dbt --version`` in a subprocess and builds a dbt adapter
     inside the Dagster process. Both only serve ``fetch_row_counts()`` and
     ``fetch_column_metadata()``, which Inflow does not call (row counts break the next DuckDB
-    connection), and together they took 6.6 s of every dbt step (sample company, profiled). The
-    executable is this environment's dbt, so its version is the installed dbt-core's.
+    connection). Skipping both took the sample company's dbt step from 20.2 s to 16.4 s (one run
+    each). The executable is this environment's dbt, so its version is the installed dbt-core's.
     """
 
     @cached_property
