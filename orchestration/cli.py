@@ -101,12 +101,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.as_of:
         os.environ["INFLOW_AS_OF"] = args.as_of.isoformat()
     result, _, settings = execute_main_job()
-    serving = settings.serving_path
     if result.success:
-        print(f"inflow: run {result.run_id} succeeded; published {serving}")
+        print(f"inflow: run {result.run_id} succeeded; published {settings.serving_path}")
         return 0
     failed = [e for e in result.all_events if e.is_step_failure]
-    print(f"inflow: run {result.run_id} FAILED; {serving} left as last published", file=sys.stderr)
+    print(f"inflow: run {result.run_id} FAILED; {settings.serving_path} left as last published", file=sys.stderr)
     for event in failed:
         error = event.step_failure_data.error
         print(f"  step {event.step_key}: {error.message.strip() if error else 'failed'}", file=sys.stderr)
