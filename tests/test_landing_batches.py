@@ -270,9 +270,19 @@ def test_a_batch_validated_in_slices_keeps_its_failures_on_the_right_rows(tmp_pa
     """A batch larger than one validation slice (2,048 rows here) is validated a slice at a time."""
     monkeypatch.setattr(landing, "VALIDATION_ROWS", 1)
     monkeypatch.setattr(landing, "FETCH_ROWS", 2048)
+    slice_sizes: list[int] = []
+    real_slices = landing._slices
+
+    def recorded_slices(*args, **kwargs):
+        for piece in real_slices(*args, **kwargs):
+            slice_sizes.append(len(piece))
+            yield piece
+
+    monkeypatch.setattr(landing, "_slices", recorded_slices)
     rows = [f"{n},10,invoice,2026-01-05,2026-02-04,USD,{'-1.00' if n in (10, 4500) else '5.00'}" for n in range(1, 5001)]
     _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
     con, (rec,) = _land(_config(tmp_path))
+    assert slice_sizes == [2048, 2048, 904], "the clean rows of one batch, validated in three slices"
     assert (rec.rows_accepted, rec.rows_quarantined) == (4998, 2)
     assert con.execute("select row_number, rule from quality.exceptions order by 1").fetchall() == [
         (10, "invoice_amount_not_positive"), (4500, "invoice_amount_not_positive")]
