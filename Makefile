@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export INFLOW_HOME ?= $(CURDIR)/.inflow
-export DAGSTER_HOME := $(INFLOW_HOME)/dagster
 
-.PHONY: setup run test ui bench lock clean
+
+.PHONY: setup run test lint ui bench lock clean
 
 setup: $(STAMP)
 
@@ -24,9 +24,14 @@ run: setup
 test: setup
 	$(BIN)/pytest
 
+# ruff (lint + format) on the Python, sqlfluff (dbt templater, dbt_project/.sqlfluff) on the SQL.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd dbt_project && INFLOW_WAREHOUSE="$$(mktemp -d)/lint.duckdb" ../$(BIN)/sqlfluff lint models tests
+
 ui: setup
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+	$(BIN)/inflow ui
 
 bench: setup
 	$(BIN)/python -m bench.run

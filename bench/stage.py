@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -34,13 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--timings", type=Path, required=True, help="JSON file to write stage seconds to")
     args = parser.parse_args(argv)
-    os.environ["INFLOW_CONFIG"] = str(args.config.resolve())
-    os.environ["INFLOW_HOME"] = str(args.home.resolve())
 
     from orchestration.cli import execute_main_job
-    from orchestration.defs.publish.assets import SERVING_KEY
+    from orchestration.defs.keys import SERVING_KEY
+    from orchestration.settings import Settings
 
-    result, defs, _ = execute_main_job()
+    result, defs, _ = execute_main_job(Settings.load(args.config, args.home))
     dbt_keys = {k for k in defs.resolve_all_asset_keys() if k.path[0] in ("staging", "intermediate", "marts")}
     if not result.success:
         print("the benchmark run failed", file=sys.stderr)

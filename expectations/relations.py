@@ -1,82 +1,65 @@
-"""Row rules that look beyond one row: customers known to the master, parent-account graphs.
+"""Parent-link cycles: the one rule that is a graph walk rather than a predicate over rows.
 
-GX has no expectation for "this id is in a set only known at run time" that stays cheap with a
-million known ids (the set would be copied into the expectation and every result), nor any graph
-expectation, so these are plain vectorised pandas (the cycle walk is one linear pass). They
-compare ids as landed, i.e. already normalized (trimmed, all-digit ids without leading zeros).
+An entity with a hierarchy (``Entity.parent``: CRM accounts, the ERP's customer parents) must not
+loop. Finding the rows on a cycle of a functional graph is one linear pass in Python
+(:func:`find_cycles`); landing hands over only the id/parent pairs of a hierarchy batch's rows
+that typed cleanly, a small set (one row per customer or account), and gets the failures back in
+the same form as the SQL rules produce them. The other relational rules are SQL
+(:mod:`expectations.sql`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Iterable
+from typing import NamedTuple
 
-import numpy as np
-import pandas as pd
-
-from expectations.rules import Violation
-
-#: Entities whose rows point at a parent row of the same entity: (id column, parent column).
-HIERARCHIES: dict[str, tuple[str, str]] = {
-    "crm_accounts": ("account_id", "parent_account_id"),
-    "customers": ("customer_id", "erp_parent_id"),
-}
+from expectations.contracts import Entity
+from expectations.rules import rule
 
 
-def unknown_customers(frame: pd.DataFrame, known_customer_ids: Set[str]) -> list[Violation]:
-    """Rows whose customer_id is present but not in the customer master."""
-    ids = frame["customer_id"]
-    positions = np.flatnonzero((ids.notna() & ~ids.isin(known_customer_ids)).to_numpy())
-    if not len(positions):
-        return []
-    details = tuple(f"customer_id {v!r} is not in the customer master" for v in ids.take(positions).tolist())
-    return [Violation("unknown_customer", "customer_id", positions, details)]
+class Link(NamedTuple):
+    """One row of a hierarchy batch: its batch, data row, id and parent id."""
+
+    batch: int
+    row_number: int
+    id: str | None
+    parent: str | None
 
 
-def parent_violations(
-    frame: pd.DataFrame, id_column: str, parent_column: str, known_ids: Set[str] | None
-) -> list[Violation]:
-    """Parents that name no row of the batch (nor a known id), and rows on a cycle of parents."""
-    ids, parents = frame[id_column], frame[parent_column]
-    return _unknown_parents(ids, parents, id_column, parent_column, known_ids) + _cycles(
-        ids, parents, id_column, parent_column
-    )
+class BatchFailure(NamedTuple):
+    """One broken rule on one row of a batch (the batch's ordinal among those judged together)."""
+
+    batch: int
+    row_number: int
+    rule: str
+    column: str | None
+    detail: str
 
 
-def _unknown_parents(
-    ids: pd.Series, parents: pd.Series, id_column: str, parent_column: str, known_ids: Set[str] | None
-) -> list[Violation]:
-    known = parents.isin(set(ids.dropna()))
-    if known_ids is not None:
-        known |= parents.isin(known_ids)
-    positions = np.flatnonzero((parents.notna() & ~known).to_numpy())
-    if not len(positions):
-        return []
-    where = (
-        f"is not an {id_column} in this batch" if known_ids is None
-        else f"is neither an {id_column} in this batch nor a known one"
-    )
-    details = tuple(
-        f"{parent_column} {p!r} of {id_column} {i!r} {where}"
-        for i, p in zip(ids.take(positions).tolist(), parents.take(positions).tolist())
-    )
-    return [Violation("parent_account_unknown", parent_column, positions, details)]
+def cycle_failures(ent: Entity, links: Iterable[Link]) -> list[BatchFailure]:
+    """Every row whose id lies on a cycle of parent links within its batch, a self-parent included.
 
-
-def _cycles(ids: pd.Series, parents: pd.Series, id_column: str, parent_column: str) -> list[Violation]:
-    """Every row whose id lies on a cycle of parent links, a self-parent included.
-
-    An id repeated in the batch uses its last row's parent, as landing keeps the last row of a
-    conflicting duplicate; descendants hanging below a cycle are not flagged (their own links
-    are fine, and the customer dimension marks their hierarchy as cyclic).
+    An id repeated in a batch uses its last row's parent, as landing keeps the last row of a
+    conflicting duplicate; descendants hanging below a cycle are not flagged (their own links are
+    fine, and the customer dimension marks their hierarchy as cyclic).
     """
-    links = pd.DataFrame({"id": ids, "parent": parents}).dropna(subset=["id"])
-    links = links.drop_duplicates("id", keep="last").dropna(subset=["parent"])
-    on_cycle = find_cycles(dict(zip(links["id"].tolist(), links["parent"].tolist())))
-    if not on_cycle:
+    if not ent.parent:
         return []
-    positions = np.flatnonzero(ids.isin(set(on_cycle)).to_numpy())
-    details = tuple(_describe_cycle(id_column, on_cycle[i]) for i in ids.take(positions).tolist())
-    return [Violation("parent_account_cycle", parent_column, positions, details)]
+    by_batch: dict[int, list[Link]] = {}
+    for link in links:
+        by_batch.setdefault(link.batch, []).append(link)
+    id_column, out = ent.key[0], []
+    for batch, rows in by_batch.items():
+        parent_of = {r.id: r.parent for r in sorted(rows, key=lambda r: r.row_number) if r.id is not None}
+        on_cycle = find_cycles({i: p for i, p in parent_of.items() if p is not None})
+        out += [
+            BatchFailure(
+                batch, r.row_number, rule("parent_account_cycle"), ent.parent, describe_cycle(id_column, on_cycle[r.id])
+            )
+            for r in rows
+            if r.id in on_cycle
+        ]
+    return out
 
 
 def find_cycles(parent_of: dict[str, str]) -> dict[str, list[str]]:
@@ -95,13 +78,13 @@ def find_cycles(parent_of: dict[str, str]) -> dict[str, list[str]]:
             path.append(node)
             node = parent_of.get(node)
         if node is not None and walk_of[node] == start:
-            cycle = path[path.index(node):]
+            cycle = path[path.index(node) :]
             for offset, member in enumerate(cycle):
                 on_cycle[member] = cycle[offset:] + cycle[:offset]
     return on_cycle
 
 
-def _describe_cycle(id_column: str, cycle: list[str]) -> str:
+def describe_cycle(id_column: str, cycle: list[str]) -> str:
     if len(cycle) == 1:
         return f"{id_column} {cycle[0]!r} is its own parent"
     loop = " -> ".join(repr(node) for node in [*cycle, cycle[0]])

@@ -1,17 +1,16 @@
-"""Validate landed batches against their entity's source contract: pure functions, no I/O.
+"""Judge batches against their entity's source contract: the batch rules, and the row rules on frames.
 
-:func:`validate_batch` judges one typed batch (a file, or a query result); the landing layer
-calls :func:`validate_batches`, which gives the same verdicts for several at once. Each batch is
-a pandas frame of the entity's canonical columns, typed (dates as datetime64 or ``date``,
-money as float64 or ``Decimal``: the warehouse keeps DECIMAL, validation compares floats) and
-normalized as landing normalizes them, plus ``_row_number`` (1-based data row in the file).
+Landing judges a batch inside DuckDB, in the statement that types it (``expectations.sql``). This
+module holds what landing shares with everyone else:
 
-- Batch rules (:data:`expectations.rules.RULES` with severity ``batch``) reject the batch whole:
-  the verdict is ``rejected`` with a message starting with the rule name, no row failures, and
-  ``summary`` counting the batch rules broken.
-- Otherwise the entity's Great Expectations suite (:mod:`expectations.suites`) and the graph /
-  membership rules (:mod:`expectations.relations`) run, and every broken rule on every row is one
-  :class:`RowFailure`; a row may break several rules. ``summary`` counts failures per rule.
+- :func:`judge_batches`: the batch rules (:data:`expectations.rules.RULES` with severity
+  ``batch`` judged after reading), from each batch's counts — rows landed, the previous load's
+  rows, the columns present and the rows with a usable value in each required column. A batch
+  that breaks one is rejected whole.
+- :func:`validate_batch` / :func:`validate_batches`: the same verdicts landing reaches, for batches
+  handed over as typed pandas frames (the canonical columns, typed, plus ``_row_number``, the
+  1-based data row in the file). They run the very SQL landing runs, on an in-memory DuckDB, so
+  tests, ``inflow check`` and the Great Expectations oracle all judge what landing judges.
 
 Duplicate keys are not reported here: landing resolves them across and within batches by one
 rule (exact copies keep the first, conflicting copies the latest ``updated_at``), and only it
@@ -21,37 +20,19 @@ can tell which copy wins.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import threading
 from collections import Counter
-from collections.abc import Sequence, Set
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 
-import great_expectations as gx
+import duckdb
 import pandas as pd
-from great_expectations.core import ExpectationValidationResult
-from great_expectations.core.batch_definition import BatchDefinition
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
-from great_expectations.execution_engine import pandas_execution_engine
-from great_expectations.expectations import Expectation
-from great_expectations.validator.v1_validator import Validator
 
 from expectations import contracts
 from expectations.contracts import Entity
-from expectations.currencies import ISO_4217_CURRENCIES
-from expectations.relations import HIERARCHIES, parent_violations, unknown_customers
-from expectations.rules import Violation
-from expectations.suites import Bounds, can_fail, render_details, suite_parts, validation_frame
-
-#: Whether each expectation holds, nothing more.
-PASS_FAIL_FORMAT = {"result_format": "BOOLEAN_ONLY"}
-#: Every failing row (as the frame's index: the row number); the index query, a string naming
-#: all of them, is not needed.
-ROWS_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
+from expectations.relations import Link, cycle_failures
+from expectations.rules import RULES, rule
+from expectations.sql import FAILURE_SEPARATOR, Known, rules_sql
+from expectations.suites import Bounds, scoped_columns
 
 
 @dataclass(frozen=True)
@@ -66,36 +47,256 @@ class RowFailure:
 
 @dataclass(frozen=True)
 class BatchVerdict:
-    """The validator's answer for one batch."""
+    """The verdict on one batch: rejected whole (with a message), or row failures (maybe none)."""
 
     rejected: bool
-    message: str | None  # batch-level: empty, missing required column, ...
-    failures: list[RowFailure]  # row-level
+    message: str | None
+    failures: list[RowFailure]
     summary: dict[str, int]  # failures per rule (batch rules broken, when rejected)
+
+
+@dataclass(frozen=True)
+class RuleTally:
+    """How often one rule broke on one column of a batch, with one example value (masked when
+    the column holds personal data)."""
+
+    rule: str
+    column: str | None
+    count: int
+    example: str | None
+
+
+@dataclass(frozen=True)
+class QuarantineLimits:
+    """The quarantine-share gate: the largest share of a table's rows landed in one run
+    (``table``) and of one load (``per_load``) that may be quarantined; a load or table with
+    ``floor`` quarantined rows or fewer always passes, so a two-row daily file with one bad row
+    does not stop the run."""
+
+    table: float
+    per_load: float
+    floor: int
+
+    def exceeded(self, quarantined: int, landed: int, limit: float) -> bool:
+        return landed > 0 and quarantined > self.floor and quarantined / landed > limit
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    """What the batch rules judge: rows as landed (before typing), the previous load's rows, the
+    columns the batch has, and per required column the rows with a usable value after typing.
+
+    ``quarantined`` / ``tallies``: rows failing a typing or row rule, and the rules broken (for
+    the quarantine-share gate). ``snapshot``: the file is the whole table, so a collapse in rows
+    is a truncated export (a delta file may be small). ``may_be_empty``: a delta file may add
+    nothing (the new month's file on its first day), and a table taking only some rows of its
+    file (a derived table) may find none; an empty snapshot is still rejected.
+    """
+
+    landed: int
+    previous: int | None
+    columns: frozenset[str]
+    usable: Mapping[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    tallies: tuple[RuleTally, ...] = ()
+    snapshot: bool = True
+    may_be_empty: bool = False
+
+    def with_previous(self, previous: int | None) -> BatchCounts:
+        return BatchCounts(
+            self.landed,
+            previous,
+            self.columns,
+            self.usable,
+            self.quarantined,
+            self.tallies,
+            self.snapshot,
+            self.may_be_empty,
+        )
+
+
+def batch_problems(
+    ent: Entity, counts: BatchCounts, drop_threshold: float, limits: QuarantineLimits | None = None
+) -> list[tuple[str, str]]:
+    """(rule, message) of every batch rule a batch breaks; empty when its rows may be judged."""
+    problems: list[tuple[str, str]] = []
+    if counts.landed == 0:
+        if counts.may_be_empty:
+            return problems
+        problems.append((rule("batch_empty"), "the batch has no data rows (header only, or an empty result)"))
+    missing = [name for name in ent.required if name not in counts.columns]
+    if missing:
+        present = ", ".join(sorted(counts.columns)) or "none"
+        problems += [
+            (
+                rule("required_column_missing"),
+                f"required column {name!r} of {ent.name} is missing (columns present: {present})",
+            )
+            for name in missing
+        ]
+    if counts.landed:
+        problems += [
+            (
+                rule("required_column_empty"),
+                f"required column {name!r} of {ent.name} is empty on all {counts.landed} rows; "
+                "check the column mapping and the source's formats"
+                + tally_text([t for t in counts.tallies if t.column == name]),
+            )
+            for name in ent.required
+            if name in counts.columns and counts.usable.get(name, 0) == 0
+        ]
+    collapse = _collapse(counts.landed, counts.previous, drop_threshold) if counts.snapshot else None
+    if collapse:
+        problems.append((rule("row_count_collapsed"), collapse))
+    if not problems and limits and limits.exceeded(counts.quarantined, counts.landed, limits.per_load):
+        problems.append(
+            (
+                rule("quarantine_share_exceeded"),
+                share_message(counts.quarantined, counts.landed, limits.per_load, "max_quarantine_share_per_load")
+                + tally_text(counts.tallies),
+            )
+        )
+    return problems
+
+
+def judge_batches(
+    ent: Entity,
+    batches: Sequence[BatchCounts],
+    drop_threshold: float,
+    limits: QuarantineLimits | None = None,
+    rejected: Set[int] = frozenset(),
+) -> list[list[tuple[str, str]]]:
+    """The batch rules' problems of each batch in order, as if landed one after another: the
+    previous row count of a batch is the landed count of the nearest earlier batch that passed
+    (its own ``previous`` when none did). With ``limits``, the batches that pass are then judged
+    together: when their quarantined share passes ``limits.table``, every one of them is rejected
+    (the table's loads of the run are one mistake, not many small ones). ``rejected``: ordinals
+    already rejected by a rule judged elsewhere (date order), left out of both."""
+    out: list[list[tuple[str, str]]] = []
+    last_passed: int | None = None
+    for i, counts in enumerate(batches):
+        if last_passed is not None:
+            counts = counts.with_previous(last_passed)
+        problems = batch_problems(ent, counts, drop_threshold, limits)
+        if not problems and i not in rejected:
+            last_passed = counts.landed
+        out.append(problems)
+    passed = [i for i, problems in enumerate(out) if not problems and i not in rejected]
+    landed = sum(batches[i].landed for i in passed)
+    quarantined = sum(batches[i].quarantined for i in passed)
+    if limits and len(passed) > 0 and limits.exceeded(quarantined, landed, limits.table):
+        tallies = merge_tallies(t for i in passed for t in batches[i].tallies)
+        message = (
+            f"the {len(passed)} load(s) of this table in this run: "
+            + share_message(quarantined, landed, limits.table, "max_quarantine_share")
+            + tally_text(tallies)
+        )
+        for i in passed:
+            out[i] = [(rule("quarantine_share_exceeded"), message)]
+    return out
+
+
+def share_message(quarantined: int, landed: int, limit: float, key: str) -> str:
+    return f"{quarantined:,} of {landed:,} rows ({quarantined / landed:.1%}) quarantined, beyond {key} {limit:.0%}"
+
+
+def merge_tallies(tallies: Iterable[RuleTally]) -> tuple[RuleTally, ...]:
+    """Tallies of several batches summed per rule and column (first example kept), most frequent first."""
+    merged: dict[tuple[str, str | None], RuleTally] = {}
+    for t in tallies:
+        seen = merged.get((t.rule, t.column))
+        merged[(t.rule, t.column)] = (
+            t if seen is None else RuleTally(t.rule, t.column, seen.count + t.count, seen.example or t.example)
+        )
+    return tuple(sorted(merged.values(), key=lambda t: (-t.count, t.rule, t.column or "")))
+
+
+def tally_text(tallies: Sequence[RuleTally], top: int = 3) -> str:
+    """'; top rules: unparseable_date on document_date 1,462 (e.g. '1/26/2013'), ...; likely fix: ...'"""
+    if not tallies:
+        return ""
+    parts = []
+    for t in tallies[:top]:
+        where = f" on {t.column}" if t.column else ""
+        example = f" (e.g. {t.example!r})" if t.example is not None else ""
+        parts.append(f"{t.rule}{where} {t.count:,}{example}")
+    return "; top rules: " + ", ".join(parts) + "; likely fix: " + likely_fix(tallies[0])
+
+
+#: Date formats a likely-fix hint tries on an example value that matched none of the declared ones.
+COMMON_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%Y%m%d",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
+
+
+def likely_fix(tally: RuleTally) -> str:
+    """The owner's first move for the most frequent rule, sharpened by its example value."""
+    if tally.rule in ("unparseable_date", "unparseable_timestamp", "ambiguous_date") and tally.example:
+        fits = [f for f in COMMON_DATE_FORMATS if _parses(tally.example.strip(), f)]
+        if fits:
+            return f"values look like {' or '.join(repr(f) for f in fits)}; declare that format for {tally.column}"
+    if tally.rule == "value_not_mapped" and tally.example:
+        return f"add {tally.example!r} (and the other codes) to the map of {tally.column}"
+    return RULES[tally.rule].fix
+
+
+def _parses(value: str, fmt: str) -> bool:
+    try:
+        dt.datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def rejection(problems: list[tuple[str, str]]) -> BatchVerdict:
+    """The verdict on a batch that breaks batch rules: its message names every problem."""
+    message = "; ".join(f"{name}: {text}" for name, text in problems)
+    return BatchVerdict(True, message, [], dict(Counter(name for name, _ in problems)))
+
+
+def _collapse(landed: int, previous: int | None, threshold: float) -> str | None:
+    if not previous or landed == 0 or landed >= previous * (1 - threshold):
+        return None
+    drop = 1 - landed / previous
+    return (
+        f"{landed} rows against {previous} in the previous load, a drop of {drop:.1%} "
+        f"beyond the threshold of {threshold:.0%}; the export looks truncated"
+    )
+
+
+def decode(encoded: str) -> tuple[str, str | None, str]:
+    """(rule, column, detail) of a failure as the SQL encodes it."""
+    name, column, text = encoded.split(FAILURE_SEPARATOR, 2)
+    return name, column or None, text
+
+
+# --- batches handed over as frames ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class BatchContext:
     """What the validator knows about a batch beyond its rows; defaults suit a first load.
 
-    ``landed_row_count`` is the number of rows the batch had before rows that failed typing were
-    set aside (defaults to the frame's length): "empty" and "collapsed" judge the export, not
-    what typing left of it. ``previous_row_count`` is the previous load of the same source table;
-    the batch is rejected when it has fewer than ``previous * (1 - row_count_drop_threshold)``
-    rows. Dates must lie between ``earliest_date`` and ``as_of`` plus ``days_ahead`` (events:
-    documents, payments, timestamps) or ``days_ahead_forward`` (due, planned and promised
-    dates); without ``as_of`` only the lower bound applies. ``known_account_ids`` are CRM
-    accounts landed earlier that a parent link may name.
+    ``landed_row_count`` is the number of rows the batch had as landed (defaults to the frame's
+    length): "empty" and "collapsed" judge the export, not what typing left of it.
+    ``previous_row_count`` is the previous load of the same source table; the batch is rejected
+    when it has fewer than ``previous * (1 - row_count_drop_threshold)`` rows. ``bounds`` are the
+    sane windows of dates and amounts. ``known_account_ids`` are CRM accounts landed earlier that
+    a parent link may name.
     """
 
     as_of: dt.date | None = None
     landed_row_count: int | None = None
     previous_row_count: int | None = None
     row_count_drop_threshold: float = 0.5
-    earliest_date: dt.date = dt.date(1990, 1, 1)
-    days_ahead: int = 90
-    days_ahead_forward: int = 5 * 366
-    max_abs_amount: float = 10_000_000_000.0
     known_account_ids: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
@@ -104,14 +305,10 @@ class BatchContext:
         for name in ("landed_row_count", "previous_row_count"):
             if (getattr(self, name) or 0) < 0:
                 raise ValueError(f"{name} cannot be negative")
-        if self.days_ahead < 0 or self.days_ahead_forward < 0:
-            raise ValueError("days_ahead and days_ahead_forward cannot be negative")
-        if self.max_abs_amount <= 0:
-            raise ValueError("max_abs_amount must be positive")
 
     @property
     def bounds(self) -> Bounds:
-        return Bounds(self.as_of, self.earliest_date, self.days_ahead, self.days_ahead_forward, self.max_abs_amount)
+        return Bounds(as_of=self.as_of)
 
 
 def validate_batch(
@@ -119,18 +316,22 @@ def validate_batch(
     frame: pd.DataFrame,
     *,
     reporting_currency: str,
-    known_customer_ids: set[str] | None = None,
+    known_customer_ids: Set[str] | None = None,
     context: BatchContext | None = None,
 ) -> BatchVerdict:
     """Validate one typed batch of ``entity``; see the module docstring for the contract.
 
     ``known_customer_ids`` (the customer master, normalized ids) turns on ``unknown_customer``
-    for every entity with a customer_id, and is where a customer's ERP parent may also be found.
-    Raises ``ValueError``/``KeyError`` for caller errors (unknown entity, reporting currency that
-    is not ISO 4217, ``_row_number`` missing or repeated), never for bad data.
+    for every column referencing a customer, and is where a customer's ERP parent may also be
+    found. Raises ``ValueError``/``KeyError`` for caller errors (unknown entity, reporting
+    currency that is not ISO 4217, ``_row_number`` missing or repeated), never for bad data.
     """
-    return validate_batches(entity, [(frame, context or BatchContext())], reporting_currency=reporting_currency,
-                            known_customer_ids=known_customer_ids)[0]
+    return validate_batches(
+        entity,
+        [(frame, context or BatchContext())],
+        reporting_currency=reporting_currency,
+        known_customer_ids=known_customer_ids,
+    )[0]
 
 
 def validate_batches(
@@ -138,83 +339,40 @@ def validate_batches(
     batches: Sequence[tuple[pd.DataFrame, BatchContext]],
     *,
     reporting_currency: str,
-    known_customer_ids: set[str] | None = None,
+    known_customer_ids: Set[str] | None = None,
 ) -> list[BatchVerdict]:
-    """Validate several batches of one entity, one verdict each, as :func:`validate_batch` would.
+    """Validate several batches of one entity, one verdict each, judged together as landing does.
 
-    Batch rules are judged per batch. The row rules run once over the batches that pass them,
-    stacked: GX's cost per validation is mostly fixed, so a table of many monthly files is
-    validated in one pass instead of one per file. Batches are judged in order, as if landed one
-    after another: the previous row count of a batch is the landed count of the nearest earlier
-    batch of the call that passed the batch rules (its context's own when none did). Hierarchies (a parent must name a row of
-    the same batch, or a known one) are judged batch by batch, as their rule says. Every
-    batch's context must give the same date bounds and known accounts: they are one landing.
+    Batch rules are judged per batch, in order (:func:`judge_batches`); the row rules run once
+    over the batches that pass them. Every batch's context must give the same date bounds and
+    known accounts: they are one landing.
     """
     ent = contracts.entity(entity)
-    if reporting_currency not in ISO_4217_CURRENCIES:
-        raise ValueError(f"reporting_currency {reporting_currency!r} is not an active ISO 4217 code")
+    scoped_columns(ent.name, reporting_currency)  # rejects a reporting currency that is not ISO 4217
     for frame, _ in batches:
         _check_row_numbers(frame)
-    verdicts = _batch_verdicts(ent, batches)
-    live = [i for i, verdict in enumerate(verdicts) if verdict is None]
-    if len({(batches[i][1].bounds, batches[i][1].known_account_ids) for i in live}) > 1:
+    counts = [
+        BatchCounts(
+            ctx.landed_row_count if ctx.landed_row_count is not None else len(frame),
+            ctx.previous_row_count,
+            frozenset(frame.columns) - {"_row_number"},
+            {name: int(frame[name].notna().sum()) for name in ent.required if name in frame},
+        )
+        for frame, ctx in batches
+    ]
+    problems = judge_batches(ent, counts, batches[0][1].row_count_drop_threshold if batches else 0.5)
+    live = [i for i, p in enumerate(problems) if not p]
+    contexts = {(batches[i][1].bounds, batches[i][1].known_account_ids) for i in live}
+    if len(contexts) > 1:
         raise ValueError("batches validated together must share their date bounds and known account ids")
-    stacks = [[i] for i in live] if ent.name in HIERARCHIES else [live]
-    for stack in stacks:
-        frames = [batches[i][0] for i in stack]
-        row_counts = [len(frame) for frame in frames]
-        violations = []
-        if sum(row_counts):  # else every landed row failed typing: nothing left to validate
-            violations = _row_violations(ent, _stacked(frames), reporting_currency, known_customer_ids,
-                                         batches[stack[0]][1])
-        for i, frame, part in zip(stack, frames, _split(violations, row_counts)):
-            verdicts[i] = _verdict(frame, part)
-    return verdicts  # type: ignore[return-value]  # every entry is filled by now
-
-
-def _batch_verdicts(ent: Entity, batches: Sequence[tuple[pd.DataFrame, BatchContext]]) -> list[BatchVerdict | None]:
-    """The batch rules' verdict on each batch in order (None: passed), chaining previous row counts."""
-    verdicts: list[BatchVerdict | None] = []
-    last_passed: int | None = None
-    for frame, ctx in batches:
-        if last_passed is not None:
-            ctx = replace(ctx, previous_row_count=last_passed)
-        verdict = batch_rejection(ent, frame, ctx)
-        if verdict is None:
-            last_passed = len(frame) if ctx.landed_row_count is None else ctx.landed_row_count
-        verdicts.append(verdict)
-    return verdicts
-
-
-def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Batches one under the other, renumbered 1..n so row numbers stay unique across them."""
-    if len(frames) == 1:
-        return frames[0]
-    stacked = pd.concat(frames, ignore_index=True)
-    stacked["_row_number"] = range(1, len(stacked) + 1)
-    return stacked
-
-
-def _split(violations: list[Violation], row_counts: list[int]) -> list[list[Violation]]:
-    """The violations of stacked batches, cut back into each batch's own positions."""
-    parts: list[list[Violation]] = []
-    start = 0
-    for count in row_counts:
-        part = []
-        for v in violations:
-            mask = (v.positions >= start) & (v.positions < start + count)
-            if mask.any():
-                details = tuple(d for d, keep in zip(v.details, mask) if keep)
-                part.append(Violation(v.rule, v.column, v.positions[mask] - start, details))
-        parts.append(part)
-        start += count
-    return parts
-
-
-def _row_violations(ent: Entity, frame: pd.DataFrame, reporting_currency: str,
-                    known_customer_ids: Set[str] | None, ctx: BatchContext) -> list[Violation]:
-    return (_suite_violations(ent, frame, reporting_currency, ctx.bounds)
-            + _relational_violations(ent, frame, known_customer_ids, ctx.known_account_ids))
+    failures = _row_failures(
+        ent,
+        {i: batches[i][0] for i in live},
+        reporting_currency,
+        known_customer_ids,
+        batches[live[0]][1] if live else BatchContext(),
+    )
+    return [rejection(p) if p else _verdict(failures.get(i, [])) for i, p in enumerate(problems)]
 
 
 def _check_row_numbers(frame: pd.DataFrame) -> None:
@@ -225,155 +383,72 @@ def _check_row_numbers(frame: pd.DataFrame) -> None:
         raise ValueError("_row_number must be present and unique on every row of a batch")
 
 
-# --- batch rules -----------------------------------------------------------------------------
-
-
-def batch_rejection(ent: Entity, frame: pd.DataFrame, ctx: BatchContext) -> BatchVerdict | None:
-    """Reject a batch unusable as a whole; None when it may be validated row by row."""
-    landed = len(frame) if ctx.landed_row_count is None else ctx.landed_row_count
-    problems: list[tuple[str, str]] = []
-    if landed == 0:
-        problems.append(("batch_empty", "the batch has no data rows (header only, or an empty result)"))
-    missing = [name for name in ent.required if name not in frame]
-    if missing:
-        present = ", ".join(sorted(c for c in frame.columns if c != "_row_number")) or "none"
-        problems += [
-            ("required_column_missing", f"required column {name!r} of {ent.name} is missing (columns present: {present})")
-            for name in missing
-        ]
-    if len(frame):
-        problems += [
-            ("required_column_empty", f"required column {name!r} of {ent.name} is empty on all {len(frame)} rows; "
-             "check the column mapping and the source's formats")
-            for name in ent.required
-            if name in frame and frame[name].isna().all()
-        ]
-    collapse = _collapse(landed, ctx)
-    if collapse:
-        problems.append(("row_count_collapsed", collapse))
-    if not problems:
-        return None
-    message = "; ".join(f"{rule}: {text}" for rule, text in problems)
-    return BatchVerdict(True, message, [], dict(Counter(rule for rule, _ in problems)))
-
-
-def _collapse(landed: int, ctx: BatchContext) -> str | None:
-    previous = ctx.previous_row_count
-    if not previous or landed == 0 or landed >= previous * (1 - ctx.row_count_drop_threshold):
-        return None
-    drop = 1 - landed / previous
-    return (
-        f"{landed} rows against {previous} in the previous load, a drop of {drop:.1%} "
-        f"beyond the threshold of {ctx.row_count_drop_threshold:.0%}; the export looks truncated"
-    )
-
-
-# --- row rules -------------------------------------------------------------------------------
-
-
-@functools.cache
-def _batch_definition() -> BatchDefinition:
-    """The process's one ephemeral GX context and whole-dataframe batch definition."""
-    config = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-    )
-    # GX fingerprints every pandas batch under 1 GB (pandas row hashes, then md5) only to show
-    # it in result metadata; on a million-row batch with unique string ids that is about a fifth
-    # of the validation time. Inflow identifies batches by their file checksum: switched off.
-    pandas_execution_engine.HASH_THRESHOLD = 0
-    context = gx.get_context(mode="ephemeral", project_config=config)
-    asset = context.data_sources.add_pandas("inflow_landing").add_dataframe_asset("landed_batch")
-    return asset.add_batch_definition_whole_dataframe("whole_batch")
-
-
-#: The shared batch definition is not safe for concurrent batches; validations take turns.
-_GX_LOCK = threading.Lock()
-
-
-def _suite_violations(ent: Entity, frame: pd.DataFrame, reporting_currency: str, bounds: Bounds) -> list[Violation]:
-    """Run the entity's suite part by part; each failed expectation becomes a Violation.
-
-    A first pass asks GX only whether each expectation holds (a fraction of the metrics);
-    only the failed ones are run again to list every failing row. Clean batches, the common
-    case, pay for the first pass alone.
-    """
-    prepared = validation_frame(ent, frame, reporting_currency)
-    nulls = prepared.isna()
-    all_null, some_null = set(prepared.columns[nulls.all()]), set(prepared.columns[nulls.any()])
-    row_positions = pd.Index(frame["_row_number"].to_numpy())
-    violations = []
-    for part in suite_parts(ent.name, reporting_currency, bounds):
-        data = prepared[list(part.columns)]
-        live = [e for e in part.expectations if can_fail(e, all_null, some_null)]
-        verdicts = _validate(part.name, data, live, PASS_FAIL_FORMAT)
-        failed = [r.expectation_config.to_domain_obj() for r in verdicts if not r.success]
-        for result in _validate(part.name, data, failed, ROWS_FORMAT):
-            meta = result.expectation_config.meta
-            positions = row_positions.get_indexer(result.result["unexpected_index_list"])
-            details = render_details(ent, meta["detail"], frame, positions)
-            violations.append(Violation(meta["rule"], meta["column"], positions, details))
-    return violations
-
-
-def _validate(
-    name: str, data: pd.DataFrame, expectations: list[Expectation], result_format: dict
-) -> list[ExpectationValidationResult]:
-    """Validate ``expectations`` on ``data`` as one suite; fail loudly if one could not run."""
-    if not expectations:
-        return []
-    suite = gx.ExpectationSuite(name=name, expectations=expectations)
-    with _GX_LOCK:
-        validator = Validator(
-            batch_definition=_batch_definition(), batch_parameters={"dataframe": data}, result_format=result_format
+def _typed_frame(ent: Entity, frames: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """The batches stacked, with every canonical column (absent optional ones as nulls) and ``_batch``."""
+    parts = []
+    for ordinal, frame in frames.items():
+        part = pd.DataFrame(
+            {
+                c.name: frame[c.name] if c.name in frame else pd.Series([None] * len(frame), dtype=object)
+                for c in ent.columns
+            },
+            index=frame.index,
         )
-        results = validator.validate_expectation_suite(suite).results
-    for result in results:
-        errors = gx_errors(result.exception_info)
-        if errors:
-            raise RuntimeError(
-                f"expectation {result.expectation_config.type} of suite {name} failed to run: {errors[0]}"
-            )
-    return results
+        part["_batch"] = ordinal
+        part["_row_number"] = frame["_row_number"].to_numpy()
+        parts.append(part.reset_index(drop=True))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def gx_errors(exception_info: dict) -> list[str]:
-    """Messages of the metrics that raised while GX validated one expectation.
+def _row_failures(
+    ent: Entity,
+    frames: Mapping[int, pd.DataFrame],
+    reporting_currency: str,
+    known_customer_ids: Set[str] | None,
+    ctx: BatchContext,
+) -> dict[int, list[RowFailure]]:
+    """Row failures per batch ordinal, from the same SQL landing runs."""
+    stacked = _typed_frame(ent, frames)
+    if stacked.empty:
+        return {}
+    con = duckdb.connect()
+    try:
+        con.register("_frames", stacked)
+        casts = ", ".join(f"cast({c.name} as {c.duckdb_type}) as {c.name}" for c in ent.columns)
+        con.execute(
+            f"create temp table _typed as select {casts}, cast(_batch as bigint) as _batch, "  # noqa: S608 (identifiers from the contract; literals through lit())
+            "cast(_row_number as bigint) as _row_number, cast([] as varchar[]) as _typing_failures "
+            "from _frames"  # noqa: S608 (identifiers from the contract; literals through lit())
+        )
+        known = Known(
+            customers=_ids_table(con, "_known_customers", "customer_id", known_customer_ids),
+            parents=_ids_table(
+                con, "_known_parents", "id", ctx.known_account_ids if ent.name == "crm_accounts" else known_customer_ids
+            ),
+        )
+        judged = rules_sql(ent, "select * from _typed", reporting_currency, ctx.bounds, known)
+        rows = con.execute(f"select _batch, _row_number, unnest(_failures) from ({judged})").fetchall()  # noqa: S608 (identifiers from the contract; literals through lit())
+        out: dict[int, list[RowFailure]] = {}
+        for batch, row_number, encoded in rows:
+            out.setdefault(batch, []).append(RowFailure(row_number, *decode(encoded)))
+        if ent.parent:
+            links = con.execute(f"select _batch, _row_number, {ent.key[0]}, {ent.parent} from _typed").fetchall()  # noqa: S608 (identifiers from the contract; literals through lit())
+            for f in cycle_failures(ent, (Link(*link) for link in links)):
+                out.setdefault(f.batch, []).append(RowFailure(f.row_number, f.rule, f.column, f.detail))
+        return out
+    finally:
+        con.close()
 
-    GX reports one flat ``{raised_exception, exception_message, ...}`` or, when metrics fail,
-    one such dict per metric id. A raised metric is a defect of the suite or of the frame's
-    dtypes, never a data problem, so the runner fails loudly instead of passing the rows.
-    """
-    entries = [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
-    return [
-        str(entry.get("exception_message"))
-        for entry in entries
-        if isinstance(entry, dict) and entry.get("raised_exception")
-    ]
+
+def _ids_table(con: duckdb.DuckDBPyConnection, name: str, column: str, ids: Set[str] | None) -> str | None:
+    if ids is None:
+        return None
+    con.register(f"{name}_frame", pd.DataFrame({column: pd.Series(sorted(ids), dtype=object)}))
+    con.execute(f"create temp table {name} as select cast({column} as varchar) as {column} from {name}_frame")  # noqa: S608 (identifiers from the contract; literals through lit())
+    return name
 
 
-def _relational_violations(
-    ent: Entity, frame: pd.DataFrame, known_customer_ids: Set[str] | None, known_account_ids: Set[str] | None
-) -> list[Violation]:
-    violations = []
-    if known_customer_ids is not None and ent.name != "customers" and "customer_id" in frame:
-        violations += unknown_customers(frame, known_customer_ids)
-    if ent.name in HIERARCHIES:
-        id_column, parent_column = HIERARCHIES[ent.name]
-        if parent_column in frame:
-            known = known_account_ids if ent.name == "crm_accounts" else known_customer_ids
-            violations += parent_violations(frame, id_column, parent_column, known)
-    return violations
-
-
-def _verdict(frame: pd.DataFrame, violations: list[Violation]) -> BatchVerdict:
+def _verdict(failures: list[RowFailure]) -> BatchVerdict:
     """Row failures ordered by row, then rule, then column, with their count per rule."""
-    row_numbers = frame["_row_number"].to_numpy()
-    failures = [
-        RowFailure(row, v.rule, v.column, detail)
-        for v in violations
-        for row, detail in zip(row_numbers[v.positions].tolist(), v.details)
-    ]
-    failures.sort(key=lambda f: (f.row_number, f.rule, f.column or ""))
+    failures = sorted(failures, key=lambda f: (f.row_number, f.rule, f.column or ""))
     return BatchVerdict(False, None, failures, dict(Counter(f.rule for f in failures)))

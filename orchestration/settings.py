@@ -1,18 +1,80 @@
-"""Where a run reads its configuration and writes its outputs.
+"""Where Inflow reads its configuration and writes its outputs, built once and passed explicitly.
 
-Everything under ``INFLOW_HOME``: the working warehouse, the published serving file, exports and
-the Dagster instance. Resolved once when the definitions load, from the environment that the
-``inflow`` CLI, ``make`` and the tests set.
+Everything a run writes lives under the home (``INFLOW_HOME``): the working warehouse, the
+published serving file, exports, dbt artifacts and the Dagster instance. ``inflow`` builds the
+settings from its options (whose defaults are ``$INFLOW_CONFIG`` / ``$INFLOW_HOME``); the Dagster
+code location (``make ui``) builds them once, from the environment it is started in
+(:meth:`Settings.from_environment`). Nothing is handed from one part of Inflow to another through
+environment variables; what may change from run to run (the as-of date, a full refresh) is run
+configuration (:class:`orchestration.resources.RunOptions`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from orchestration.config import InflowConfig, config_path_from_env, home_from_env, load_config
+import yaml
+
+from orchestration.config import REPO_ROOT, SAMPLE_CONFIG, ConfigError, InflowConfig, load_config
+
+DEFAULT_HOME = REPO_ROOT / ".inflow"
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    """Every path under one ``INFLOW_HOME``, named once.
+
+    ``serving.duckdb`` and the schema folders of ``exports/`` are links into the current
+    publication (``published`` -> ``publications/<id>``), so one rename switches all of them
+    together (:mod:`orchestration.defs.publish.publication`).
+    """
+
+    home: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def serving(self) -> Path:
+        return self.home / "serving.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def dagster(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def lock(self) -> Path:
+        """The run lock: one writer per home (:mod:`orchestration.home.lock`)."""
+        return self.home / "run.lock"
+
+    @property
+    def publications(self) -> Path:
+        """Complete publications, one folder each: ``serving.duckdb``, ``exports/``, ``manifest.json``."""
+        return self.home / "publications"
+
+    @property
+    def published(self) -> Path:
+        """The link to the current publication's folder."""
+        return self.home / "published"
+
+    @property
+    def dated(self) -> Path:
+        """Links to publications of past days, one per as-of date (``dated/<as_of>``), beside the
+        current one: a rebuild of an earlier day never replaces what BI reads as current."""
+        return self.home / "dated"
+
+    @property
+    def backups(self) -> Path:
+        """Parquet backups of the landed raw tables, one folder per successful run."""
+        return self.home / "backups"
 
 
 @dataclass(frozen=True)
@@ -20,29 +82,107 @@ class Settings:
     config: InflowConfig
     config_path: Path
     home: Path
-    as_of_date: dt.date
+
+    @classmethod
+    def load(cls, config_path: Path | None = None, home: Path | None = None) -> Settings:
+        """Validate the configuration (default: the sample company) and fix the home (default ``.inflow/``)."""
+        path = Path(config_path or SAMPLE_CONFIG).resolve()
+        return cls(config=load_config(path), config_path=path, home=Path(home or DEFAULT_HOME).resolve())
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The code location's settings, from ``INFLOW_CONFIG`` and ``INFLOW_HOME`` where it is started."""
+        config, home = os.environ.get("INFLOW_CONFIG"), os.environ.get("INFLOW_HOME")
+        return cls.load(Path(config) if config else None, Path(home) if home else None)
+
+    @property
+    def layout(self) -> HomeLayout:
+        return HomeLayout(self.home)
 
     @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        return self.layout.warehouse
 
     @property
     def serving_path(self) -> Path:
-        return self.home / "serving.duckdb"
+        return self.layout.serving
 
     @property
     def exports_dir(self) -> Path:
-        return self.home / "exports"
+        return self.layout.exports
 
     @property
     def dagster_home(self) -> Path:
-        return self.home / "dagster"
+        return self.layout.dagster
 
-    @classmethod
-    def from_env(cls) -> "Settings":
-        """Build settings from INFLOW_CONFIG, INFLOW_HOME and INFLOW_AS_OF (all optional)."""
-        path = config_path_from_env()
-        config = load_config(path)
-        override = os.environ.get("INFLOW_AS_OF")
-        as_of = config.effective_as_of(dt.date.fromisoformat(override) if override else None)
-        return cls(config=config, config_path=path.resolve(), home=home_from_env(), as_of_date=as_of)
+    @property
+    def dbt_runs_dir(self) -> Path:
+        """Per-run dbt artifacts (compiled SQL, run_results.json, dbt.log)."""
+        return self.home / "dbt"
+
+    def write_dagster_instance(self) -> Path:
+        """The Dagster instance of this home (``dagster/dagster.yaml``): telemetry off, one run at a
+        time (DuckDB takes one writer; queued runs wait their turn), and runs whose process died
+        marked failed by run monitoring instead of staying STARTED. Its storage is SQLite files
+        under the folder, or PostgreSQL (``dagster.storage``), whose URL the file names only by its
+        environment variable. Returns the instance folder.
+
+        Raises :class:`ConfigError` naming the setting and the variable when PostgreSQL storage is
+        chosen and the variable is unset, rather than the config-schema dump Dagster raises when it
+        opens the instance.
+        """
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        instance = {
+            "telemetry": {"enabled": False},
+            "concurrency": {"runs": {"max_concurrent_runs": 1}},
+            "run_monitoring": {
+                "enabled": True,
+                "start_timeout_seconds": 180,
+                "max_resume_run_attempts": 0,
+                "poll_interval_seconds": 60,
+            },
+        } | self._dagster_storage()
+        text = "# Written by Inflow for this home; edit inflow.yml, not this file.\n" + yaml.safe_dump(instance)
+        target = self.dagster_home / "dagster.yaml"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+        return self.dagster_home
+
+    def _dagster_storage(self) -> dict[str, Any]:
+        """The ``storage`` block of dagster.yaml: none (Dagster's SQLite default under the
+        instance folder), or dagster-postgres reading its URL from the environment at open time."""
+        dagster = self.config.dagster
+        if dagster.storage == "sqlite":
+            return {}
+        variable = dagster.postgres_url_env
+        if not os.environ.get(variable):
+            raise ConfigError(
+                f"{self.config_path}: dagster.storage is 'postgres' but the environment variable {variable} "
+                f"(dagster.postgres_url_env) is not set; set it to the PostgreSQL URL of the Dagster "
+                f"instance, e.g. postgresql://user:password@host:5432/dagster"
+            )
+        return {"storage": {"postgres": {"postgres_url": {"env": variable}}}}
+
+    def write_dbt_profile(self) -> Path:
+        """The dbt profile of this home (its warehouse, the engine's memory limit), written to
+        ``home/dbt_profile``; returns the folder to give dbt as its profiles dir. Written as YAML
+        data, so any path (quotes and spaces included) stays a path."""
+        folder = self.home / "dbt_profile"
+        folder.mkdir(parents=True, exist_ok=True)
+        output = {
+            "type": "duckdb",
+            "path": str(self.warehouse_path),
+            # Two models or tests at a time: the Python side of one overlaps the SQL of the other.
+            "threads": 2,
+            "settings": {
+                "memory_limit": self.config.engine.memory_limit,
+                # Models are sets: their row order means nothing, so DuckDB may write them in parallel.
+                "preserve_insertion_order": False,
+            },
+        }
+        profile = {"inflow": {"target": "warehouse", "outputs": {"warehouse": output}}}
+        text = yaml.safe_dump(profile, sort_keys=False)
+        target = folder / "profiles.yml"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+        return folder

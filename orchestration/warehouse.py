@@ -11,43 +11,10 @@ from pathlib import Path
 
 import duckdb
 
-from expectations.contracts import ENTITIES, LINEAGE_COLUMNS, Entity, duckdb_type
+from expectations.contracts import ENTITIES, LINEAGE_COLUMNS, Entity
+from orchestration.defs.quality.store import ensure_quality_tables
 
 SCHEMAS = ("raw", "quality", "staging", "intermediate", "marts", "ml", "forecast", "writeback")
-
-SOURCE_LOADS_DDL = """
-create table if not exists quality.source_loads (
-    load_id varchar primary key,
-    source varchar not null,
-    source_table varchar not null,
-    entity varchar not null,
-    file varchar not null,
-    checksum varchar not null,
-    rows_landed bigint not null,
-    rows_accepted bigint not null,
-    rows_quarantined bigint not null,
-    status varchar not null,
-    message varchar,
-    loaded_at timestamp not null
-)
-"""
-
-EXCEPTIONS_DDL = """
-create table if not exists quality.exceptions (
-    source varchar not null,
-    source_table varchar not null,
-    entity varchar not null,
-    file varchar not null,
-    checksum varchar not null,
-    row_number bigint,
-    rule varchar not null,
-    column_name varchar,
-    detail varchar not null,
-    owner varchar not null,
-    payload varchar,
-    detected_at timestamp not null
-)
-"""
 
 
 def connect(path: Path | str, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -64,13 +31,12 @@ def connect(path: Path | str, read_only: bool = False, memory_limit: str | None 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
-    con.execute(SOURCE_LOADS_DDL)
-    con.execute(EXCEPTIONS_DDL)
+    ensure_quality_tables(con)
 
 
 def raw_columns(ent: Entity) -> list[tuple[str, str]]:
     """(name, DuckDB type) of a raw table: canonical columns in contract order, then lineage."""
-    return [(c.name, duckdb_type(c)) for c in ent.columns] + list(LINEAGE_COLUMNS.items())
+    return [(c.name, c.duckdb_type) for c in ent.columns] + list(LINEAGE_COLUMNS.items())
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, entity_name: str) -> None:
@@ -86,7 +52,7 @@ def entity_view_sql(entity_name: str, raw_tables: list[str]) -> str:
         empty = ", ".join(f"cast(null as {typ}) as {name}" for name, typ in raw_columns(ent))
         body = f"select {empty} where false"
     else:
-        body = "\nunion all\n".join(f"select {', '.join(names)} from raw.{t}" for t in raw_tables)
+        body = "\nunion all\n".join(f"select {', '.join(names)} from raw.{t}" for t in raw_tables)  # noqa: S608 (identifiers from the contract)
     return f"create or replace view raw.{entity_name} as\n{body}"
 
 

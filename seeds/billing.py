@@ -113,9 +113,7 @@ def plans_for_month(
     )
 
 
-def future_one_offs(
-    rng: np.random.Generator, pop: Population, month: Month, volume: float, after_day: int
-) -> Plans:
+def future_one_offs(rng: np.random.Generator, pop: Population, month: Month, volume: float, after_day: int) -> Plans:
     """Project services and one-off invoices planned for a future month (enterprise/mid-market)."""
     eligible = np.flatnonzero((pop.segment < 2) & pop.active_between(month.first_day, month.last_day))
     eligible = eligible[pop.default_day[eligible] > after_day]
@@ -134,7 +132,11 @@ def future_one_offs(
 
 
 def one_offs_from_invoices(
-    rng: np.random.Generator, pop: Population, customer: np.ndarray, day: np.ndarray, amount: np.ndarray,
+    rng: np.random.Generator,
+    pop: Population,
+    customer: np.ndarray,
+    day: np.ndarray,
+    amount: np.ndarray,
     month: Month,
 ) -> tuple[Plans, np.ndarray]:
     """Plan lines for services the billing team scheduled ahead of invoicing them: a share of

@@ -48,9 +48,7 @@ def next_weekday(days: np.ndarray, target: np.ndarray) -> np.ndarray:
 def end_of_following_month(days: np.ndarray) -> np.ndarray:
     """'EOM' terms: due on the last day of the month after the document month."""
     months = days.astype("datetime64[D]").astype("datetime64[M]")
-    return ((months + 2).astype("datetime64[D]") - np.timedelta64(1, "D")).astype(np.int64).astype(
-        days.dtype
-    )
+    return ((months + 2).astype("datetime64[D]") - np.timedelta64(1, "D")).astype(np.int64).astype(days.dtype)
 
 
 def month_of(days: np.ndarray) -> np.ndarray:
@@ -82,4 +80,3 @@ def months_between(first: dt.date, last: dt.date) -> list[Month]:
         last_day = int((m + 1).astype("datetime64[D]").astype(np.int64)) - 1
         out.append(Month(i, str(m), first_day, last_day))
     return out
-

@@ -17,11 +17,31 @@ from seeds.population import FIRST_NAMES, LAST_NAMES, REGIONS, SEGMENTS, Populat
 from seeds.textio import write_xlsx
 
 ACCOUNTS_SHEET = "Accounts"
-ACCOUNT_HEADER = ["Account ID", "Account Name", "ERP Customer No", "Parent Account ID", "Account Owner",
-                  "Collector", "Segment", "Region", "Created Date"]
+ACCOUNT_HEADER = [
+    "Account ID",
+    "Account Name",
+    "ERP Customer No",
+    "Parent Account ID",
+    "Account Owner",
+    "Collector",
+    "Segment",
+    "Region",
+    "Created Date",
+]
 CONTACT_ROLES = ("billing", "primary", "finance", "procurement")
-_DIAL_CODES = {"US": "+1", "CA": "+1", "DE": "+49", "FR": "+33", "NL": "+31", "GB": "+44", "ES": "+34",
-               "IE": "+353", "SG": "+65", "AU": "+61", "JP": "+81"}
+_DIAL_CODES = {
+    "US": "+1",
+    "CA": "+1",
+    "DE": "+49",
+    "FR": "+33",
+    "NL": "+31",
+    "GB": "+44",
+    "ES": "+34",
+    "IE": "+353",
+    "SG": "+65",
+    "AU": "+61",
+    "JP": "+81",
+}
 P_NO_BILLING_CONTACT = 0.03
 
 

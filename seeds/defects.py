@@ -13,9 +13,9 @@ rows of a company are the same whatever the rate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -47,8 +47,16 @@ STRAY_WHITESPACE = "stray_whitespace"
 HIERARCHY_CYCLE = "hierarchy_cycle"
 
 DOCUMENT_DEFECTS = (
-    DUPLICATE_ROW, CONFLICTING_DUPLICATE, LEADING_ZEROS, DATE_FORMAT, EUROPEAN_DECIMAL,
-    NEGATIVE_AMOUNT, CREDIT_MEMO_WRONG_SIGN, UNKNOWN_CURRENCY, UNKNOWN_CUSTOMER, STRAY_WHITESPACE,
+    DUPLICATE_ROW,
+    CONFLICTING_DUPLICATE,
+    LEADING_ZEROS,
+    DATE_FORMAT,
+    EUROPEAN_DECIMAL,
+    NEGATIVE_AMOUNT,
+    CREDIT_MEMO_WRONG_SIGN,
+    UNKNOWN_CURRENCY,
+    UNKNOWN_CUSTOMER,
+    STRAY_WHITESPACE,
 )
 PAYMENT_DEFECTS = (LEADING_ZEROS, STRAY_WHITESPACE)
 DEFECT_KINDS = DOCUMENT_DEFECTS + (HIERARCHY_CYCLE,)
@@ -82,7 +90,7 @@ class DefectInjector:
         self.rate = rate
         self._log = CsvSink(log_path, LOG_HEADER)
         self._pending = set(DEFECT_KINDS) if rate > 0 else set()
-        self.counts: dict[str, int] = {k: 0 for k in DEFECT_KINDS}
+        self.counts: dict[str, int] = dict.fromkeys(DEFECT_KINDS, 0)
         self.date_formats: set[str] = set()
 
     def close(self) -> None:
@@ -241,18 +249,17 @@ def _edit_amounts(edits: _Edits, facts: DocumentFacts, rows_of: Callable[[str], 
 
 
 def _edit_dates(rng: np.random.Generator, edits: _Edits, facts: DocumentFacts, rows: np.ndarray) -> set[str]:
-    """Document or due dates written day-first, or month-first when the day exceeds 12 (never
-    ambiguous for a reader trying ISO, day-first, month-first in turn). Returns formats used."""
+    """Document or due dates written day-first, as a European branch's export writes them. One
+    order only: a column mixing day-first and month-first has no order a reader can trust (landing
+    rejects it as date_order_mismatch). Returns the formats used."""
     use_due = (facts.due_day[rows] >= 0) & (rng.random(len(rows)) < 0.4)
     days = np.where(use_due, facts.due_day[rows], facts.day[rows])
-    month_first = (_day_of_month(days) > 12) & (rng.random(len(rows)) < 0.5)
+    rng.random(len(rows))  # the draw that once chose month-first; kept so every later defect stays put
     used = set()
     for column, in_column in (("DocDate", ~use_due), ("DueDate", use_due)):
-        for fmt, with_format in ((DAY_FIRST, ~month_first), (MONTH_FIRST, month_first)):
-            sel = in_column & with_format
-            if sel.any():
-                edits.set(column, rows[sel], date_text(days[sel], fmt), DATE_FORMAT)
-                used.add(fmt)
+        if in_column.any():
+            edits.set(column, rows[in_column], date_text(days[in_column], DAY_FIRST), DATE_FORMAT)
+            used.add(DAY_FIRST)
     return used
 
 

@@ -13,7 +13,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seeds.billing import PLAN_KINDS, Plans
-from seeds.ledger import DOC_TYPES, STATUSES, WRITE_OFF_REASONS, Applications, CreditMemos, Documents, Payments, WriteOffs
+from seeds.ledger import (
+    DOC_TYPES,
+    STATUSES,
+    WRITE_OFF_REASONS,
+    Applications,
+    CreditMemos,
+    Documents,
+    Payments,
+    WriteOffs,
+)
 from seeds.population import CURRENCIES, METHODS, TERMS, Population
 from seeds.textio import (
     Columns,
@@ -34,61 +43,131 @@ ID_DIGITS = 8
 BANK_DATE_FORMAT = "%d.%m.%Y"
 
 CUSTOMER_COLUMNS = {
-    "customer_id": "CustNo", "name": "CustName", "country": "Country", "currency": "Curr",
-    "payment_terms": "PayTerms", "credit_limit": "CreditLimit", "erp_parent_id": "ParentCustNo",
+    "customer_id": "CustNo",
+    "name": "CustName",
+    "country": "Country",
+    "currency": "Curr",
+    "payment_terms": "PayTerms",
+    "credit_limit": "CreditLimit",
+    "erp_parent_id": "ParentCustNo",
     "updated_at": "LastModified",
 }
 INVOICE_COLUMNS = {
-    "document_id": "DocNo", "customer_id": "CustNo", "document_type": "DocType",
-    "document_date": "DocDate", "due_date": "DueDate", "currency": "Curr", "amount": "Amount",
-    "tax_amount": "TaxAmount", "status": "Status", "po_number": "PONo",
-    "external_open_amount": "OpenAmount", "updated_at": "LastModified",
+    "document_id": "DocNo",
+    "customer_id": "CustNo",
+    "document_type": "DocType",
+    "document_date": "DocDate",
+    "due_date": "DueDate",
+    "currency": "Curr",
+    "amount": "Amount",
+    "tax_amount": "TaxAmount",
+    "status": "Status",
+    "po_number": "PONo",
+    "external_open_amount": "OpenAmount",
+    "updated_at": "LastModified",
 }
 PAYMENT_COLUMNS = {
-    "payment_id": "PmtNo", "customer_id": "CustNo", "payment_date": "PmtDate", "currency": "Curr",
-    "amount": "Amount", "method": "Method", "reference": "Reference",
+    "payment_id": "PmtNo",
+    "customer_id": "CustNo",
+    "payment_date": "PmtDate",
+    "currency": "Curr",
+    "amount": "Amount",
+    "method": "Method",
+    "reference": "Reference",
 }
 APPLICATION_COLUMNS = {
-    "payment_id": "PmtNo", "document_id": "DocNo", "applied_amount": "AmtApplied", "applied_date": "ApplyDate",
+    "payment_id": "PmtNo",
+    "document_id": "DocNo",
+    "applied_amount": "AmtApplied",
+    "applied_date": "ApplyDate",
 }
 WRITE_OFF_COLUMNS = {"document_id": "DocNo", "amount": "WOAmount", "write_off_date": "WODate", "reason": "ReasonCode"}
 FX_COLUMNS = {"rate_date": "RateDate", "currency": "Curr", "rate_to_reporting": "RateToUSD"}
 ACCOUNT_COLUMNS = {
-    "account_id": "Account ID", "customer_id": "ERP Customer No", "parent_account_id": "Parent Account ID",
-    "owner": "Account Owner", "collector": "Collector", "segment": "Segment", "region": "Region",
+    "account_id": "Account ID",
+    "customer_id": "ERP Customer No",
+    "parent_account_id": "Parent Account ID",
+    "owner": "Account Owner",
+    "collector": "Collector",
+    "segment": "Segment",
+    "region": "Region",
 }
 CONTACT_COLUMNS = {
-    "contact_id": "contactId", "account_id": "accountId", "name": "fullName", "email": "email",
-    "phone": "phone", "role": "role",
+    "contact_id": "contactId",
+    "account_id": "accountId",
+    "name": "fullName",
+    "email": "email",
+    "phone": "phone",
+    "role": "role",
 }
 PLAN_COLUMNS = {
-    "plan_id": "plan_ref", "customer_id": "customer_number", "expected_invoice_date": "expected_invoice_date",
-    "currency": "currency", "amount": "amount", "kind": "plan_kind", "subscription_id": "subscription_ref",
+    "plan_id": "plan_ref",
+    "customer_id": "customer_number",
+    "expected_invoice_date": "expected_invoice_date",
+    "currency": "currency",
+    "amount": "amount",
+    "kind": "plan_kind",
+    "subscription_id": "subscription_ref",
 }
 SETTLEMENT_COLUMNS = {
-    "line_id": "id", "value_date": "created", "currency": "currency", "amount": "amount",
-    "reference": "charge_reference", "counterparty": "customer_name", "fee": "fee", "payout_id": "payout_id",
+    "line_id": "id",
+    "value_date": "created",
+    "currency": "currency",
+    "amount": "amount",
+    "reference": "charge_reference",
+    "counterparty": "customer_name",
+    "fee": "fee",
+    "payout_id": "payout_id",
 }
 #: Column order of the files written in chunks (the CSV writer checks each chunk against it).
 SETTLEMENT_HEADER = [
-    "id", "created", "currency", "amount", "fee", "net", "description", "customer_name", "charge_reference", "payout_id",
+    "id",
+    "created",
+    "currency",
+    "amount",
+    "fee",
+    "net",
+    "description",
+    "customer_name",
+    "charge_reference",
+    "payout_id",
 ]
 BANK_HEADER = ["LineId", "BookingDate", "ValueDate", "Amount", "Currency", "Counterparty", "RemittanceInfo", "BatchRef"]
 BANK_COLUMNS = {
-    "line_id": "LineId", "value_date": "ValueDate", "currency": "Currency", "amount": "Amount",
-    "reference": "RemittanceInfo", "counterparty": "Counterparty", "payout_id": "BatchRef",
+    "line_id": "LineId",
+    "value_date": "ValueDate",
+    "currency": "Currency",
+    "amount": "Amount",
+    "reference": "RemittanceInfo",
+    "counterparty": "Counterparty",
+    "payout_id": "BatchRef",
 }
 ACTIVITY_COLUMNS = {
-    "activity_id": "activity_no", "customer_id": "cust_no", "document_id": "doc_no",
-    "activity_date": "activity_on", "kind": "activity_type", "text": "body", "author": "created_by",
+    "activity_id": "activity_no",
+    "customer_id": "cust_no",
+    "document_id": "doc_no",
+    "activity_date": "activity_on",
+    "kind": "activity_type",
+    "text": "body",
+    "author": "created_by",
 }
 PROMISE_COLUMNS = {
-    "promise_id": "ptp_no", "customer_id": "cust_no", "document_id": "doc_no", "promised_date": "promise_date",
-    "promised_amount": "promised_amount", "created_at": "created_at", "status": "ptp_status",
+    "promise_id": "ptp_no",
+    "customer_id": "cust_no",
+    "document_id": "doc_no",
+    "promised_date": "promise_date",
+    "promised_amount": "promised_amount",
+    "created_at": "created_at",
+    "status": "ptp_status",
 }
 DISPUTE_COLUMNS = {
-    "dispute_id": "case_no", "document_id": "doc_no", "opened_at": "opened_at", "amount": "disputed_amount",
-    "reason": "reason_code", "resolved_at": "resolved_at", "resolution": "resolution",
+    "dispute_id": "case_no",
+    "document_id": "doc_no",
+    "opened_at": "opened_at",
+    "amount": "disputed_amount",
+    "reason": "reason_code",
+    "resolved_at": "resolved_at",
+    "resolution": "resolution",
 }
 
 
@@ -233,9 +312,7 @@ def render_bank_lines(pop: Population, lines: BankLines, first_number: int) -> C
     who = pa.array(np.where(receipt, pop.name[customer], np.where(payout, "CARDPAY PAYOUTS", "BANK FEES")), pa.string())
     ref = payment_reference(pop, customer, np.maximum(lines.payment_no, 0))
     batch = payout_id(lines.value_day, lines.currency)
-    remittance = pc.if_else(
-        pa.array(receipt), ref, pc.if_else(pa.array(payout), batch, "Account maintenance fee")
-    )
+    remittance = pc.if_else(pa.array(receipt), ref, pc.if_else(pa.array(payout), batch, "Account maintenance fee"))
     return {
         "LineId": id_text("BL", np.arange(first_number, first_number + n), 9),
         "BookingDate": date_text(lines.value_day, BANK_DATE_FORMAT),
@@ -246,7 +323,6 @@ def render_bank_lines(pop: Population, lines: BankLines, first_number: int) -> C
         "RemittanceInfo": remittance,
         "BatchRef": pc.if_else(pa.array(payout), batch, ""),
     }
-
 
 
 PLAN_SCHEMA = pa.schema(

@@ -31,7 +31,7 @@ from seeds.defects import DAY_FIRST, MONTH_FIRST, DefectInjector, DocumentFacts
 from seeds.fx import render_fx_rates
 from seeds.inflow_yml import PATHS, build_config, write_config
 from seeds.population import CURRENCIES, Population, build_population
-from seeds.textio import CsvSink, Columns, write_csv
+from seeds.textio import Columns, CsvSink, write_csv
 from seeds.treasury import CashBook
 from seeds.workflow import WorkflowDatabase
 
@@ -191,7 +191,9 @@ def generate_company(
     company = f"Inflow Demo Co (synthetic, seed {seed})"
     out.write("customers", exports.render_customers(pop, _customer_updates(_rng(seed, Stream.STAMPS), pop, as_of_day)))
     out.write("fx_rates", render_fx_rates(_rng(seed, Stream.FX), history_start - 14, as_of_day))
-    crm_parent = out.defects.hierarchy(_rng(seed, Stream.CRM_DEFECTS), PATHS["accounts"], "Parent Account ID", pop.parent)
+    crm_parent = out.defects.hierarchy(
+        _rng(seed, Stream.CRM_DEFECTS), PATHS["accounts"], "Parent Account ID", pop.parent
+    )
     out.rows[PATHS["accounts"]] = crm.write_accounts(out_dir / PATHS["accounts"], pop, crm_parent, company, as_of)
     out.rows[PATHS["contacts"]] = crm.write_contacts(out_dir / PATHS["contacts"], pop, _rng(seed, Stream.CRM))
 
@@ -224,7 +226,7 @@ def generate_company(
         out_dir=out_dir,
         config_path=config_path,
         rows_per_file=dict(sorted(out.rows.items())),
-        defects={k: v for k, v in out.defects.counts.items()},
+        defects=dict(out.defects.counts.items()),
         seconds=time.perf_counter() - started,
         invoices=invoices,
     )
@@ -261,8 +263,13 @@ class _MonthState:
         due_plans = plans.subset(plans.day <= self.as_of)
         invoiced = np.sort(plan_rng.choice(len(due_plans), min(budget, len(due_plans)), replace=False))
         docs = ledger.issue_documents(
-            self.rng(Stream.ISSUE, month), self.pop, month, self.as_of, due_plans.subset(invoiced),
-            budget - len(invoiced), self.seq,
+            self.rng(Stream.ISSUE, month),
+            self.pop,
+            month,
+            self.as_of,
+            due_plans.subset(invoiced),
+            budget - len(invoiced),
+            self.seq,
         )
         result = ledger.settle(self.rng(Stream.SETTLE, month), self.pop, docs, self.as_of, salt=self.seed)
         self.queue.push(result.events)

@@ -83,10 +83,18 @@ def build_config(company: str, as_of: dt.date, document_date_formats: list[str])
                 # Generated exports are static: a stale ERP is reported, not allowed to block publishing.
                 "cadence": {"expected_every": "1d", "block_publish_when_stale": False},
                 "tables": {
-                    "customers": _table("customers", csv, CUSTOMER_COLUMNS, path=PATHS["customers"],
-                                        options={"timestamp_formats": [TIMESTAMP]}),
+                    "customers": _table(
+                        "customers",
+                        csv,
+                        CUSTOMER_COLUMNS,
+                        path=PATHS["customers"],
+                        options={"timestamp_formats": [TIMESTAMP]},
+                    ),
                     "invoices": _table(
-                        "invoices", csv, INVOICE_COLUMNS, path=monthly_glob("invoices"),
+                        "invoices",
+                        csv,
+                        INVOICE_COLUMNS,
+                        path=monthly_glob("invoices"),
                         options={"date_formats": [ISO_DATE, *document_date_formats], "timestamp_formats": [TIMESTAMP]},
                         credit_memo_sign="positive",
                     ),
@@ -105,8 +113,13 @@ def build_config(company: str, as_of: dt.date, document_date_formats: list[str])
                 "owner": owner("revops"),
                 "cadence": {"expected_every": "7d"},
                 "tables": {
-                    "accounts": _table("crm_accounts", "xlsx", ACCOUNT_COLUMNS, path=PATHS["accounts"],
-                                       options={"header_row": 2, "sheet": ACCOUNTS_SHEET}),
+                    "accounts": _table(
+                        "crm_accounts",
+                        "xlsx",
+                        ACCOUNT_COLUMNS,
+                        path=PATHS["accounts"],
+                        options={"header_row": 2, "sheet": ACCOUNTS_SHEET},
+                    ),
                     "contacts": _table("crm_contacts", "jsonl", CONTACT_COLUMNS, path=PATHS["contacts"]),
                 },
             },
@@ -117,7 +130,9 @@ def build_config(company: str, as_of: dt.date, document_date_formats: list[str])
                 "owner": owner("billing-ops"),
                 "cadence": {"expected_every": "1d"},
                 "tables": {
-                    "planned_billing": _table("planned_billing", "parquet", PLAN_COLUMNS, path=PATHS["planned_billing"]),
+                    "planned_billing": _table(
+                        "planned_billing", "parquet", PLAN_COLUMNS, path=PATHS["planned_billing"]
+                    ),
                 },
             },
             "processor": {
@@ -138,8 +153,16 @@ def build_config(company: str, as_of: dt.date, document_date_formats: list[str])
                 "cadence": {"expected_every": "1d"},
                 "tables": {
                     "statement_lines": _table(
-                        "bank_lines", csv, BANK_COLUMNS, path=PATHS["bank"],
-                        options={"delimiter": ";", "decimal": ",", "thousands": ".", "date_formats": [BANK_DATE_FORMAT]},
+                        "bank_lines",
+                        csv,
+                        BANK_COLUMNS,
+                        path=PATHS["bank"],
+                        options={
+                            "delimiter": ";",
+                            "decimal": ",",
+                            "thousands": ".",
+                            "date_formats": [BANK_DATE_FORMAT],
+                        },
                     ),
                 },
             },
@@ -152,12 +175,42 @@ def build_config(company: str, as_of: dt.date, document_date_formats: list[str])
                 "cadence": {"expected_every": "6h"},
                 "tables": {
                     "activities": _table("activities", "query", ACTIVITY_COLUMNS, query=QUERIES["activities"]),
-                    "promises": _table("promises", "query", PROMISE_COLUMNS, query=QUERIES["promises"],
-                                       options={"timestamp_formats": [TIMESTAMP]}),
-                    "disputes": _table("disputes", "query", DISPUTE_COLUMNS, query=QUERIES["disputes"],
-                                       options={"timestamp_formats": [TIMESTAMP]}),
+                    "promises": _table(
+                        "promises",
+                        "query",
+                        PROMISE_COLUMNS,
+                        query=QUERIES["promises"],
+                        options={"timestamp_formats": [TIMESTAMP]},
+                    ),
+                    "disputes": _table(
+                        "disputes",
+                        "query",
+                        DISPUTE_COLUMNS,
+                        query=QUERIES["disputes"],
+                        options={"timestamp_formats": [TIMESTAMP]},
+                    ),
                 },
             },
+        },
+        "writeback": {
+            # The ERP imports a NetSuite-style CSV per batch from a drop folder under INFLOW_HOME.
+            "targets": {
+                "erp_import": {
+                    "type": "file",
+                    "format": "netsuite_csv",
+                    "directory": "outbox/erp_import",
+                    "owner": owner("ar-ops"),
+                    "kinds": [
+                        "promise",
+                        "dispute_flag",
+                        "dispute_resolution",
+                        "note",
+                        "collection_stage",
+                        "risk_band",
+                        "collector_assignment",
+                    ],
+                }
+            }
         },
     }
 

@@ -32,8 +32,8 @@ from seeds.calendar import (
 from seeds.population import EOM_TERMS, TERM_DAYS, Population
 from seeds.records import Records
 from seeds.workflow import (
-    CREDIT_ISSUED,
     CALL,
+    CREDIT_ISSUED,
     DISPUTE_NOTE,
     DISPUTE_REASONS,
     ESCALATION,
@@ -337,8 +337,13 @@ def _draw_disputes(rng: np.random.Generator, pop: Population, docs: Documents, p
 
 
 def _draw_promises(
-    rng: np.random.Generator, pop: Population, c: np.ndarray, due: np.ndarray, pay: np.ndarray,
-    never: np.ndarray, to_pay: np.ndarray,
+    rng: np.random.Generator,
+    pop: Population,
+    c: np.ndarray,
+    due: np.ndarray,
+    pay: np.ndarray,
+    never: np.ndarray,
+    to_pay: np.ndarray,
 ) -> tuple[_Promises, np.ndarray]:
     """Collectors ask late payers for a promise to pay; a customer keeps it with its own
     propensity, which pulls its payment forward. Returns the promises and the new payment days."""
@@ -353,8 +358,14 @@ def _draw_promises(
 
 
 def _draw_cash(
-    rng: np.random.Generator, pop: Population, c: np.ndarray, due: np.ndarray, pay: np.ndarray,
-    to_pay: np.ndarray, stuck: np.ndarray, salt: int,
+    rng: np.random.Generator,
+    pop: Population,
+    c: np.ndarray,
+    due: np.ndarray,
+    pay: np.ndarray,
+    to_pay: np.ndarray,
+    stuck: np.ndarray,
+    salt: int,
 ) -> _Cash:
     """Instalments and short payments on the customer's payment-run days, the application lag,
     and the write-off of whatever is never paid: small short-paid balances after a month, a
@@ -381,9 +392,17 @@ def _draw_cash(
         np.where(paid2, day2, day1) + rng.integers(20, 46, n),
     )
     return _Cash(
-        part1, part2, day1, day2, paid1, paid2,
-        day1 + _application_lag(c, day1, salt), day2 + _application_lag(c, day2, salt),
-        written_off, wo_day, reason,
+        part1,
+        part2,
+        day1,
+        day2,
+        paid1,
+        paid2,
+        day1 + _application_lag(c, day1, salt),
+        day2 + _application_lag(c, day2, salt),
+        written_off,
+        wo_day,
+        reason,
     )
 
 
@@ -405,8 +424,14 @@ def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: in
     dated = [  # (kind, happens, amount, day, application day, aux)
         (PAYMENT, cash.paid1, cash.part1, cash.day1, cash.app1, 0),
         (PAYMENT, cash.paid2, cash.part2, cash.day2, cash.app2, 0),
-        (CREDIT, has_credit, dispute.credit, dispute.credit_day, dispute.credit_day,
-         np.round(docs.tax * dispute.credit / docs.amount).astype(np.int64)),
+        (
+            CREDIT,
+            has_credit,
+            dispute.credit,
+            dispute.credit_day,
+            dispute.credit_day,
+            np.round(docs.tax * dispute.credit / docs.amount).astype(np.int64),
+        ),
         (WRITE_OFF, has_wo, cash.written_off, cash.wo_day, cash.wo_day, cash.wo_reason),
     ]
     counted = sum(amount * (happens & (app <= as_of)) for _, happens, amount, _, app, _ in dated)
@@ -421,7 +446,9 @@ def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: in
     cleared = np.stack([np.where(h, app, 0) for _, h, _, _, app, _ in dated]).max(axis=0)
     events = _events(docs, [(k, h & (d <= as_of), a, d, app, x) for k, h, a, d, app, x in dated])
 
-    final_pay = np.where(cash.part2 > 0, np.where(cash.paid2, cash.day2, NO_DAY), np.where(cash.paid1, cash.day1, NO_DAY))
+    final_pay = np.where(
+        cash.part2 > 0, np.where(cash.paid2, cash.day2, NO_DAY), np.where(cash.paid1, cash.day1, NO_DAY)
+    )
     return Settlement(
         open_amount,
         status,
@@ -434,7 +461,11 @@ def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: in
 
 
 def _promise_records(
-    rng: np.random.Generator, docs: Documents, promise: _Promises, to_pay: np.ndarray, final_pay: np.ndarray,
+    rng: np.random.Generator,
+    docs: Documents,
+    promise: _Promises,
+    to_pay: np.ndarray,
+    final_pay: np.ndarray,
     as_of: int,
 ) -> Promises:
     """Promises made by the as-of date: kept (paid within a grace period), broken, or open."""
@@ -564,21 +595,41 @@ class EventQueue:
         open_credits = _open_credits(rng, pop, month, as_of, issued_customers, seq)
         credit_memos = CreditMemos.concat(
             [
-                CreditMemos(cm_number, credits.customer, credits.day, credits.amount, credits.aux,
-                            np.zeros(len(credits), dtype=np.int64)),
+                CreditMemos(
+                    cm_number,
+                    credits.customer,
+                    credits.day,
+                    credits.amount,
+                    credits.aux,
+                    np.zeros(len(credits), dtype=np.int64),
+                ),
                 open_credits,
             ]
         )
         pay_apps = ev.subset(applied)
         applications = Applications.concat(
             [
-                Applications(np.full(len(pay_apps), PAYMENT, np.int8), pay_apps.payment_no, pay_apps.doc_type,
-                             pay_apps.doc_number, pay_apps.amount, pay_apps.app_day),
-                Applications(np.full(len(credits), CREDIT, np.int8), cm_number, credits.doc_type,
-                             credits.doc_number, credits.amount, credits.day),
+                Applications(
+                    np.full(len(pay_apps), PAYMENT, np.int8),
+                    pay_apps.payment_no,
+                    pay_apps.doc_type,
+                    pay_apps.doc_number,
+                    pay_apps.amount,
+                    pay_apps.app_day,
+                ),
+                Applications(
+                    np.full(len(credits), CREDIT, np.int8),
+                    cm_number,
+                    credits.doc_type,
+                    credits.doc_number,
+                    credits.amount,
+                    credits.day,
+                ),
             ]
         )
-        applications = applications.subset(np.lexsort((applications.doc_number, applications.payer_number, applications.day)))
+        applications = applications.subset(
+            np.lexsort((applications.doc_number, applications.payer_number, applications.day))
+        )
         wo = ev.subset((ev.kind == WRITE_OFF) & in_month)
         write_offs = WriteOffs(wo.doc_type, wo.doc_number, wo.amount, wo.day, wo.aux)
         write_offs = write_offs.subset(np.lexsort((write_offs.doc_number, write_offs.day)))
@@ -606,7 +657,9 @@ def _group_payments(
     g_amount = np.add.reduceat(ev.amount[order], starts) if n else np.zeros(0, np.int64)
     g_customer, g_day = c[starts], d[starts]
     over = rng.random(len(starts)) < P_OVERPAYMENT
-    g_amount = g_amount + np.where(over, np.maximum(np.round(g_amount * rng.uniform(0.01, 0.1, len(starts))), 100), 0).astype(np.int64)
+    g_amount = g_amount + np.where(
+        over, np.maximum(np.round(g_amount * rng.uniform(0.01, 0.1, len(starts))), 100), 0
+    ).astype(np.int64)
 
     k = int(rng.binomial(len(starts), P_ON_ACCOUNT)) if len(starts) else 0
     oa_customer = rng.choice(g_customer, k) if k else np.zeros(0, np.int64)

@@ -203,7 +203,7 @@ class CsvSink:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> "CsvSink":
+    def __enter__(self) -> CsvSink:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -299,7 +299,7 @@ def write_xlsx(path: Path, sheet: str, rows: list[list[str | None]], when: dt.da
     parts["xl/worksheets/sheet1.xml"] = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        f'<sheetData>{"".join(body)}</sheetData></worksheet>'
+        f"<sheetData>{''.join(body)}</sheetData></worksheet>"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = when.timetuple()[:6]

@@ -69,8 +69,13 @@ class CashBook:
         )
         self._pending = lines if self._pending is None else BankLines.concat([self._pending, lines])
         return SettlementLines(
-            payments.number[card], payments.customer[card], payments.day[card], currency[card],
-            payments.amount[card], fee[card], payout_day[card],
+            payments.number[card],
+            payments.customer[card],
+            payments.day[card],
+            currency[card],
+            payments.amount[card],
+            fee[card],
+            payout_day[card],
         )
 
     def statement(self, rng: np.random.Generator, month: Month, as_of: int) -> BankLines:

@@ -9,9 +9,9 @@ timestamps as ISO text. The configuration reads each table with a SELECT.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +32,12 @@ ACTIVITY_TEMPLATES = (
 )
 REMINDER, CALL, ESCALATION, FINAL_DEMAND, DISPUTE_NOTE, PROMISE_NOTE = range(6)
 DISPUTE_REASONS = (
-    "pricing", "quantity", "damaged_goods", "not_received", "duplicate_billing", "service_quality",
+    "pricing",
+    "quantity",
+    "damaged_goods",
+    "not_received",
+    "duplicate_billing",
+    "service_quality",
 )
 DISPUTE_RESOLUTIONS = ("credit_issued", "rejected", "withdrawn")
 CREDIT_ISSUED = 0
@@ -52,8 +57,7 @@ SCHEMA = (
 )
 #: The SELECT the configuration uses for each table: canonical shapes, amounts back to decimals.
 QUERIES = {
-    "activities": "select activity_no, cust_no, doc_no, activity_on, activity_type, body, created_by "
-    "from activities",
+    "activities": "select activity_no, cust_no, doc_no, activity_on, activity_type, body, created_by from activities",
     "promises": "select ptp_no, cust_no, doc_no, promise_date, "
     "printf('%.2f', amount_cents / 100.0) as promised_amount, created_at, ptp_status from promises",
     "disputes": "select case_no, doc_no, opened_at, printf('%.2f', disputed_cents / 100.0) as disputed_amount, "
@@ -126,8 +130,8 @@ class WorkflowDatabase:
 
     def _insert(self, table: str, columns: list[pa.Array]) -> None:
         placeholders = ", ".join("?" * len(columns))
-        rows = zip(*(col.to_pylist() for col in columns))
-        self._con.executemany(f"insert into {table} values ({placeholders})", rows)
+        rows = zip(*(col.to_pylist() for col in columns), strict=True)
+        self._con.executemany(f"insert into {table} values ({placeholders})", rows)  # noqa: S608 (table names are the generator's constants)
 
     def add(self, activities: Activities, promises: Promises, disputes: Disputes) -> None:
         """Store the workflow facts of one month's documents."""
@@ -165,9 +169,7 @@ class WorkflowDatabase:
     def _insert_activities(self, acts: Activities) -> None:
         kinds = np.array([k for k, _ in ACTIVITY_TEMPLATES])[acts.template]
         doc = self._doc_id(acts.doc_type, acts.doc_number)
-        body = pc.binary_join_element_wise(
-            choice_text(tuple(t for _, t in ACTIVITY_TEMPLATES), acts.template), doc, ""
-        )
+        body = pc.binary_join_element_wise(choice_text(tuple(t for _, t in ACTIVITY_TEMPLATES), acts.template), doc, "")
         promised = acts.promised_day >= 0
         if promised.any():
             by = pc.binary_join_element_wise(" by ", date_text(np.where(promised, acts.promised_day, -1)), "")
@@ -195,4 +197,3 @@ class WorkflowDatabase:
 
 def _null_where(values: pa.Array, mask: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), values)
-

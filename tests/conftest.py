@@ -1,4 +1,4 @@
-"""Shared fixtures: a PostgreSQL server for database-view sources, and small generated companies."""
+"""Shared fixtures: a PostgreSQL server for database-view sources, and a small published company."""
 
 from __future__ import annotations
 
@@ -13,6 +13,20 @@ from pathlib import Path
 
 import pytest
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse the dbt project once, before xdist starts its workers (``-n 2``): two workers that
+    find the manifest stale at the same moment would both write ``dbt_project/target``."""
+    if hasattr(config, "workerinput"):  # a worker: the controller has parsed it
+        return
+    import tempfile
+
+    from orchestration.config import SAMPLE_CONFIG
+    from orchestration.defs.transform.dbt import dbt_project
+    from orchestration.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="inflow-parse-") as home:
+        dbt_project(Settings.load(SAMPLE_CONFIG, Path(home)))
 
 
 def _pg_binary(name: str) -> str | None:
@@ -57,13 +71,28 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data.mkdir(parents=True)
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
-    subprocess.run(_as_postgres([initdb, "-D", str(data), "-U", "inflow", "--auth=trust", "-E", "UTF8"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres([initdb, "-D", str(data), "-U", "inflow", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     subprocess.run(
-        _as_postgres([pg_ctl, "-D", str(data), "-l", str(data / "server.log"), "-w", "-o",
-                      f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(data / "server.log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     deadline = time.time() + 30
     while not _port_open(port):
@@ -75,3 +104,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+# A generated company published once per session (tests/published_home.py).
+from tests.published_home import published_home  # noqa: E402, F401

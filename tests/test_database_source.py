@@ -13,7 +13,6 @@ import yaml
 from expectations.contracts import ENTITIES
 from orchestration.config import load_config
 from orchestration.defs.ingestion.landing import land_table
-from orchestration.defs.ingestion.validation import gx_validator
 from orchestration.warehouse import prepare_landing
 
 PROMISES = [
@@ -27,31 +26,70 @@ def _seed_promises(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("drop table if exists crm_promises"))
-        conn.execute(sa.text(
-            "create table crm_promises (pid varchar(10), cust varchar(10), doc varchar(10), "
-            "due date, amt numeric(12,2), created timestamp, state varchar(10))"
-        ))
+        conn.execute(
+            sa.text(
+                "create table crm_promises (pid varchar(10), cust varchar(10), doc varchar(10), "
+                "due date, amt numeric(12,2), created timestamp, state varchar(10))"
+            )
+        )
         conn.execute(
             sa.text("insert into crm_promises values (:p, :c, :d, :due, :a, :cr, :s)"),
-            [dict(zip(["p", "c", "d", "due", "a", "cr", "s"], row)) for row in PROMISES],
+            [dict(zip(["p", "c", "d", "due", "a", "cr", "s"], row, strict=True)) for row in PROMISES],
         )
     engine.dispose()
 
 
 def _config(tmp_path: Path, url: str) -> Path:
     cfg = {
-        "company": "Test", "reporting_currency": "USD",
-        "sources": {"workflow": {
-            "system": "workflow", "role": "workflow", "transport": "database", "owner": "collections@test.example",
-            "url": url,
-            "tables": {"promises": {
-                "entity": "promises", "format": "query",
-                "query": "select pid, cust, doc, due, amt, created, state from crm_promises order by pid",
-                "columns": {"promise_id": "pid", "customer_id": "cust", "document_id": "doc",
-                            "promised_date": "due", "promised_amount": "amt", "created_at": "created",
-                            "status": "state"},
-            }},
-        }},
+        "company": "Test",
+        "reporting_currency": "USD",
+        "sources": {
+            # a configuration must land invoices from a system of record; these tests land promises only
+            "erp": {
+                "system": "erp",
+                "role": "system_of_record",
+                "transport": "file",
+                "owner": "ar@test.example",
+                "tables": {
+                    "invoices": {
+                        "entity": "invoices",
+                        "format": "csv",
+                        "path": "unused_*.csv",
+                        "columns": {
+                            "document_id": "DocNo",
+                            "customer_id": "CustNo",
+                            "document_type": "DocType",
+                            "document_date": "DocDate",
+                            "currency": "Curr",
+                            "amount": "Amount",
+                        },
+                    }
+                },
+            },
+            "workflow": {
+                "system": "workflow",
+                "role": "workflow",
+                "transport": "database",
+                "owner": "collections@test.example",
+                "url": url,
+                "tables": {
+                    "promises": {
+                        "entity": "promises",
+                        "format": "query",
+                        "query": "select pid, cust, doc, due, amt, created, state from crm_promises order by pid",
+                        "columns": {
+                            "promise_id": "pid",
+                            "customer_id": "cust",
+                            "document_id": "doc",
+                            "promised_date": "due",
+                            "promised_amount": "amt",
+                            "created_at": "created",
+                            "status": "state",
+                        },
+                    }
+                },
+            },
+        },
     }
     path = tmp_path / "inflow.yml"
     path.write_text(yaml.safe_dump(cfg))
@@ -62,7 +100,7 @@ def _land(config_path: Path) -> tuple[duckdb.DuckDBPyConnection, list]:
     config = load_config(config_path)
     con = duckdb.connect()
     prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
-    records = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    records = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
     return con, records
 
 
@@ -93,8 +131,8 @@ def test_sqlite_same_result_is_skipped(tmp_path: Path) -> None:
     config = load_config(_config(tmp_path, "sqlite:///workflow.sqlite"))
     con = duckdb.connect()
     prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
-    first = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
-    second = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    first = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
+    second = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
     assert first[0].status == "loaded" and second[0].status == "skipped"
     assert con.execute("select count(*) from raw.promises").fetchone()[0] == 3
 
@@ -138,16 +176,16 @@ def test_sqlite_changed_result_lands_again(tmp_path: Path) -> None:
     config = load_config(path)
     con = duckdb.connect()
     prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
-    land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("update crm_promises set state = 'kept' where pid = 'P1'"))
     engine.dispose()
-    (changed,) = land_table(con, config, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    (changed,) = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
     assert changed.status == "loaded"
     cfg = yaml.safe_load(path.read_text())
     cfg["sources"]["workflow"]["tables"]["promises"]["query"] += " desc"
     path.write_text(yaml.safe_dump(cfg))
     reordered = load_config(path)
-    (again,) = land_table(con, reordered, "workflow", "promises", gx_validator, dt.date(2026, 11, 27))
+    (again,) = land_table(con, reordered, "workflow", "promises", dt.date(2026, 11, 27))
     assert again.status == "loaded" and again.checksum != changed.checksum

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import replace
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.transform.dbt import (
-    DBT_EXECUTABLE,
+    DBT_GUARD,
     DBT_RUNS_KEPT,
     InflowDbtCli,
     _project_sources,
@@ -29,25 +29,29 @@ def test_overridden_hooks_still_exist_in_dagster_dbt() -> None:
     assert callable(vars(DbtCliResource)["_initialize_dbt_core_adapter"])
 
 
-def test_version_is_the_executables_own() -> None:
-    """dagster-dbt branches on the version (dbt Core or Fusion): it must be what `dbt --version` says."""
-    output = subprocess.run([DBT_EXECUTABLE, "--version"], capture_output=True, text=True, check=True).stdout
+def test_version_is_the_executables_own(tmp_path: Path) -> None:
+    """dagster-dbt branches on the version (dbt Core or Fusion): it must be what `dbt --version` says
+    (dbt started the way dagster-dbt starts it: through the guard)."""
+    output = subprocess.run(
+        [sys.executable, *DBT_GUARD, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Core:" in output
     installed = re.search(r"(\d+\.\d+\.\d+)", output)
     assert installed is not None
-    cli = dbt_cli(dbt_project(Settings.from_env()))
+    cli = dbt_cli(dbt_project(Settings.load(home=tmp_path)))
     assert isinstance(cli, InflowDbtCli)
     assert str(cli._cli_version) == installed.group(1)
 
 
 def test_commands_run_without_an_in_process_adapter(tmp_path: Path) -> None:
-    invocation = dbt_cli(dbt_project(Settings.from_env())).cli(["--version"], target_path=tmp_path)
+    invocation = dbt_cli(dbt_project(Settings.load(home=tmp_path))).cli(["--version"], target_path=tmp_path)
     invocation.wait()
     assert invocation.is_successful()
     assert invocation.adapter is None
 
 
 def test_run_artifacts_are_kept_for_the_last_runs_only(tmp_path: Path) -> None:
-    settings = replace(Settings.from_env(), home=tmp_path)
+    settings = Settings.load(home=tmp_path)
     runs = tmp_path / "dbt"
     for n in range(DBT_RUNS_KEPT + 3):
         folder = runs / f"run-{n:02d}"
@@ -66,4 +70,21 @@ def test_dbt_output_folders_are_not_project_sources(tmp_path: Path) -> None:
         (tmp_path / output).mkdir(parents=True)
         (tmp_path / output / "b.sql").write_text("select 2")
     (tmp_path / "dbt_project.yml").write_text("name: x")
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in _project_sources(tmp_path)) == ["dbt_project.yml", "models/a.sql"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in _project_sources(tmp_path)) == [
+        "dbt_project.yml",
+        "models/a.sql",
+    ]
+
+
+def test_a_moved_model_makes_the_manifest_stale(tmp_path: Path) -> None:
+    """Moving a file keeps its mtime: the manifest must be re-parsed anyway."""
+    from orchestration.defs.transform.dbt import source_fingerprint
+
+    (tmp_path / "models" / "a").mkdir(parents=True)
+    model = tmp_path / "models" / "a" / "m.sql"
+    model.write_text("select 1")
+    before = source_fingerprint(tmp_path)
+    (tmp_path / "models" / "b").mkdir()
+    model.rename(tmp_path / "models" / "b" / "m.sql")
+    assert source_fingerprint(tmp_path) != before
+    assert source_fingerprint(tmp_path) == source_fingerprint(tmp_path)

@@ -1,9 +1,10 @@
-"""The source contracts as GX suites and the batch runner: every rule has a named bad input.
+"""The source contracts and the batch runner: every row and batch rule has a named bad input.
 
-Frames are built the way landing hands them over (DuckDB ``.df()`` dtypes: datetime64 dates,
-float64 money, str ids, plus ``_row_number``). Each negative case breaks one rule on one row of an
-otherwise clean batch and expects exactly that rule, on that row and column, with a detail naming
-the offending value.
+Frames are typed batches (datetime64 or ``date`` dates, float64 or ``Decimal`` money, str ids, plus
+``_row_number``); the runner judges them with the SQL landing runs. Each negative case breaks one
+rule on one row of an otherwise clean batch and expects exactly that rule, on that row and column,
+with a detail naming the offending value. ``tests/test_gx_oracle.py`` holds the same SQL to Great
+Expectations' own verdicts.
 """
 
 from __future__ import annotations
@@ -12,18 +13,16 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-import great_expectations as gx
 import numpy as np
 import pandas as pd
 import pytest
 
-from expectations import runner
 from expectations.contracts import ENTITIES
 from expectations.currencies import ISO_4217_CURRENCIES
 from expectations.relations import find_cycles
 from expectations.rules import RULES
-from expectations.runner import BatchContext, BatchVerdict, RowFailure, gx_errors, validate_batch, validate_batches
-from expectations.suites import SuitePart, can_fail, entity_suite
+from expectations.runner import BatchContext, BatchVerdict, RowFailure, validate_batch, validate_batches
+from expectations.suites import entity_checks
 
 AS_OF = dt.date(2026, 3, 1)
 CONTEXT = BatchContext(as_of=AS_OF)
@@ -208,13 +207,25 @@ ROW_CASES: dict[str, tuple[str, int, dict, str, str]] = {
     "date_out_of_range": ("payments", 0, {"payment_date": _d("1989-12-31")}, "payment_date", "1989-12-31"),
     "unknown_customer": ("invoices", 2, {"customer_id": "C9"}, "customer_id", "'C9'"),
     "parent_account_unknown": ("crm_accounts", 2, {"parent_account_id": "A9"}, "parent_account_id", "'A9'"),
-    "parent_account_cycle": ("crm_accounts", 1, {"parent_account_id": "A2"}, "parent_account_id", "'A2' is its own parent"),
+    "parent_account_cycle": (
+        "crm_accounts",
+        1,
+        {"parent_account_id": "A2"},
+        "parent_account_id",
+        "'A2' is its own parent",
+    ),
     "document_type_invalid": ("invoices", 0, {"document_type": "proforma"}, "document_type", "'proforma'"),
     "due_before_document_date": ("invoices", 0, {"due_date": _d("2026-01-09")}, "due_date", "2026-01-09"),
     "invoice_amount_not_positive": ("invoices", 0, {"amount": -100.0}, "amount", "-100.00"),
     "credit_memo_amount_not_negative": ("invoices", 1, {"amount": 50.0}, "amount", "50.00"),
     "tax_amount_inconsistent": ("invoices", 0, {"tax_amount": 150.0}, "tax_amount", "150.00"),
-    "external_open_amount_inconsistent": ("invoices", 0, {"external_open_amount": -1.0}, "external_open_amount", "-1.00"),
+    "external_open_amount_inconsistent": (
+        "invoices",
+        0,
+        {"external_open_amount": -1.0},
+        "external_open_amount",
+        "-1.00",
+    ),
     "payment_status_inconsistent": ("invoices", 1, {"external_open_amount": -50.0}, "external_open_amount", "'paid'"),
     "credit_limit_negative": ("customers", 1, {"credit_limit": -1.0}, "credit_limit", "-1.00"),
     "payment_amount_not_positive": ("payments", 1, {"amount": 0.0}, "amount", "0.00"),
@@ -222,20 +233,26 @@ ROW_CASES: dict[str, tuple[str, int, dict, str, str]] = {
     "write_off_amount_not_positive": ("write_offs", 0, {"amount": 0.0}, "amount", "0.00"),
     "fx_rate_not_positive": ("fx_rates", 1, {"rate_to_reporting": -1.08}, "rate_to_reporting", "-1.08000000"),
     "fx_rate_reporting_currency_not_one": ("fx_rates", 0, {"rate_to_reporting": 1.1}, "rate_to_reporting", "'USD'"),
-    "email_invalid": ("crm_contacts", 0, {"email": "jane.doe(at)acme.com"}, "email", "'jane.doe(at)acme.com'"),
+    "email_invalid": ("crm_contacts", 0, {"email": "jane.doe(at)acme.com"}, "email", "'j***'"),  # masked
     "planned_amount_not_positive": ("planned_billing", 1, {"amount": -99.0}, "amount", "-99.00"),
     "planned_billing_kind_invalid": ("planned_billing", 2, {"kind": "quarterly"}, "kind", "'quarterly'"),
     "activity_kind_invalid": ("activities", 1, {"kind": "fax"}, "kind", "'fax'"),
     "promise_amount_not_positive": ("promises", 0, {"promised_amount": 0.0}, "promised_amount", "0.00"),
     "promise_date_before_created": ("promises", 1, {"promised_date": _d("2026-01-31")}, "promised_date", "2026-01-31"),
     "dispute_amount_not_positive": ("disputes", 2, {"amount": -5.0}, "amount", "-5.00"),
-    "dispute_resolved_before_opened": ("disputes", 2, {"resolved_at": _d("2026-01-15 09:59")}, "resolved_at", "2026-01-15 09:59:00"),
+    "dispute_resolved_before_opened": (
+        "disputes",
+        2,
+        {"resolved_at": _d("2026-01-15 09:59")},
+        "resolved_at",
+        "2026-01-15 09:59:00",
+    ),
 }
 
 
 def test_every_row_rule_has_a_named_negative_case():
-    row_rules = {name for name, rule in RULES.items() if rule.severity == "row"}
-    assert set(ROW_CASES) == row_rules
+    judged_here = {name for name, rule in RULES.items() if rule.stage in ("row", "relation")}
+    assert set(ROW_CASES) == judged_here | {"required_value_missing"}
 
 
 @pytest.mark.parametrize("rule", sorted(ROW_CASES))
@@ -368,7 +385,10 @@ def accounts(links: list[tuple[str, str | None]]) -> pd.DataFrame:
             "account_id": [a for a, _ in links],
             "customer_id": ["C1"] * n,
             "parent_account_id": [p for _, p in links],
-            "owner": [None] * n, "collector": [None] * n, "segment": [None] * n, "region": [None] * n,
+            "owner": [None] * n,
+            "collector": [None] * n,
+            "segment": [None] * n,
+            "region": [None] * n,
             "_row_number": np.arange(1, n + 1),
         }
     )
@@ -377,8 +397,12 @@ def accounts(links: list[tuple[str, str | None]]) -> pd.DataFrame:
 def test_two_account_cycle_flags_both_accounts():
     verdict = validate("crm_accounts", accounts([("A", "B"), ("B", "A"), ("R", None)]))
     assert verdict.failures == [
-        RowFailure(1, "parent_account_cycle", "parent_account_id", "account_id 'A' is on a parent cycle 'A' -> 'B' -> 'A'"),
-        RowFailure(2, "parent_account_cycle", "parent_account_id", "account_id 'B' is on a parent cycle 'B' -> 'A' -> 'B'"),
+        RowFailure(
+            1, "parent_account_cycle", "parent_account_id", "account_id 'A' is on a parent cycle 'A' -> 'B' -> 'A'"
+        ),
+        RowFailure(
+            2, "parent_account_cycle", "parent_account_id", "account_id 'B' is on a parent cycle 'B' -> 'A' -> 'B'"
+        ),
     ]
 
 
@@ -452,7 +476,9 @@ def test_required_column_null_on_every_row_rejects_the_batch():
     frame["payment_date"] = pd.NaT
     verdict = validate("payments", frame)
     assert verdict.rejected
-    assert verdict.message.startswith("required_column_empty: required column 'payment_date' of payments is empty on all 3 rows")
+    assert verdict.message.startswith(
+        "required_column_empty: required column 'payment_date' of payments is empty on all 3 rows"
+    )
 
 
 def test_row_count_collapsing_against_the_previous_load_rejects_the_batch():
@@ -475,9 +501,25 @@ def test_collapse_judges_landed_rows_not_rows_left_after_typing():
     assert validate("invoices", batch("invoices"), context=context) == BatchVerdict(False, None, [], {})
 
 
-def test_batch_whose_rows_all_failed_typing_is_not_empty():
+def test_batch_whose_rows_all_failed_typing_is_not_empty_but_has_no_usable_value():
+    """Rows that all failed typing (a wrong format, a wrong mapping) leave the required columns
+    with no usable value: the batch is rejected whole, never landed as 3 quarantined rows."""
     context = BatchContext(as_of=AS_OF, landed_row_count=3)
-    assert validate("invoices", batch("invoices").iloc[0:0], context=context) == BatchVerdict(False, None, [], {})
+    verdict = validate("invoices", batch("invoices").iloc[0:0], context=context)
+    assert verdict.rejected
+    assert set(verdict.summary) == {"required_column_empty"}
+    assert "batch_empty" not in verdict.message
+
+
+def test_required_column_with_one_usable_value_is_not_empty():
+    frame = batch("payments")
+    frame.loc[[0, 1], "payment_date"] = pd.NaT
+    verdict = validate("payments", frame)
+    assert not verdict.rejected
+    assert [(f.row_number, f.rule) for f in verdict.failures] == [
+        (1, "required_value_missing"),
+        (2, "required_value_missing"),
+    ]
 
 
 def test_several_batch_problems_are_all_named():
@@ -513,14 +555,18 @@ def test_a_rejected_batch_does_not_count_as_the_previous_load_of_the_next():
     verdicts = validate_batches(
         "invoices",
         [(batch("invoices").iloc[:1], collapsed), (batch("invoices").iloc[:2], previous)],
-        reporting_currency="USD", known_customer_ids=KNOWN_CUSTOMERS,
+        reporting_currency="USD",
+        known_customer_ids=KNOWN_CUSTOMERS,
     )
     assert [v.rejected for v in verdicts] == [True, False]
     after_a_small_batch = validate_batches(
         "invoices",
-        [(batch("invoices").iloc[:2], BatchContext(as_of=AS_OF, previous_row_count=2)),
-         (batch("invoices").iloc[:1], BatchContext(as_of=AS_OF, previous_row_count=100))],
-        reporting_currency="USD", known_customer_ids=KNOWN_CUSTOMERS,
+        [
+            (batch("invoices").iloc[:2], BatchContext(as_of=AS_OF, previous_row_count=2)),
+            (batch("invoices").iloc[:1], BatchContext(as_of=AS_OF, previous_row_count=100)),
+        ],
+        reporting_currency="USD",
+        known_customer_ids=KNOWN_CUSTOMERS,
     )
     assert [v.rejected for v in after_a_small_batch] == [False, False]
 
@@ -528,8 +574,9 @@ def test_a_rejected_batch_does_not_count_as_the_previous_load_of_the_next():
 def test_batches_validated_together_must_share_their_bounds():
     later = BatchContext(as_of=AS_OF + dt.timedelta(days=1))
     with pytest.raises(ValueError, match="share their date bounds"):
-        validate_batches("payments", [(batch("payments"), CONTEXT), (batch("payments"), later)],
-                         reporting_currency="USD")
+        validate_batches(
+            "payments", [(batch("payments"), CONTEXT), (batch("payments"), later)], reporting_currency="USD"
+        )
 
 
 # --- caller errors are exceptions, not verdicts ----------------------------------------------
@@ -562,14 +609,11 @@ def test_context_rejects_nonsense_thresholds():
 
 
 @pytest.mark.parametrize("entity", sorted(ENTITIES))
-def test_suite_is_built_from_the_contract_and_tags_every_expectation_with_a_rule(entity):
-    suite = entity_suite(entity, "USD", CONTEXT.bounds)
-    assert suite.name == f"inflow.{entity}"
-    not_null = {e.column for e in suite.expectations if e.expectation_type == "expect_column_values_to_not_be_null"}
-    assert not_null == set(ENTITIES[entity].required)
-    for expectation in suite.expectations:
-        assert expectation.meta["rule"] in RULES
-        assert RULES[expectation.meta["rule"]].severity == "row"
+def test_checks_are_built_from_the_contract_and_name_catalogued_row_rules(entity):
+    checks = entity_checks(entity, CONTEXT.bounds)
+    assert {c.target for c in checks if c.kind == "not_null"} == set(ENTITIES[entity].required)
+    for check in checks:
+        assert RULES[check.rule].severity == "row"
 
 
 def test_iso_list_is_real_and_excludes_non_money_codes():
@@ -620,35 +664,8 @@ def test_larger_invoice_batch_reports_exactly_the_injected_defects():
     assert by_rule["unknown_customer"] == sorted(bad_customer + 1)
 
 
-def test_an_expectation_that_cannot_run_fails_loudly(monkeypatch):
-    broken = gx.expectations.ExpectColumnValuesToBeBetween(
-        column="method", min_value=0, meta={"rule": "payment_amount_not_positive", "column": "method", "detail": ""}
-    )
-    part = SuitePart("broken", ("method",), (broken,))
-    monkeypatch.setattr(runner, "suite_parts", lambda *args: (part,))
-    with pytest.raises(RuntimeError, match="failed to run: Column values, min_value, and max_value"):
-        validate("payments", batch("payments"))
-
-
-def test_gx_errors_reads_flat_and_per_metric_exception_info():
-    assert gx_errors({"raised_exception": False, "exception_message": None}) == []
-    assert gx_errors({"raised_exception": True, "exception_message": "boom"}) == ["boom"]
-    nested = {"metric a": {"raised_exception": True, "exception_message": "bad"}, "metric b": {"raised_exception": False}}
-    assert gx_errors(nested) == ["bad"]
-
-
 def test_frame_index_does_not_matter_only_row_numbers_do():
     frame = batch("invoices", 2, currency="XXX")
     frame.index = [10, 5, 7]
     verdict = validate("invoices", frame)
     assert [(f.row_number, f.rule) for f in verdict.failures] == [(3, "currency_not_iso4217")]
-
-
-def test_expectations_that_cannot_fail_given_the_batch_nulls_are_skipped():
-    not_null = gx.expectations.ExpectColumnValuesToNotBeNull(column="amount")
-    bounded = gx.expectations.ExpectColumnValuesToBeBetween(column="amount", min_value=0)
-    pair = gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(column_A="amount", column_B="tax_amount")
-    assert can_fail(not_null, set(), {"amount"}) and not can_fail(not_null, set(), {"tax_amount"})
-    assert can_fail(not_null, {"amount"}, {"amount"}) and not can_fail(bounded, {"amount"}, {"amount"})
-    assert can_fail(bounded, set(), {"amount"})
-    assert not can_fail(pair, {"tax_amount"}, {"tax_amount"}) and can_fail(pair, {"status"}, {"status"})

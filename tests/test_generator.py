@@ -147,9 +147,9 @@ def test_config_loads_and_every_mapped_column_exists(clean: GenerationReport) ->
     assert {s.role for s in cfg.sources.values()} == {"system_of_record", "context", "timing", "payments", "workflow"}
     assert all(s.owner and "@" in s.owner for s in cfg.sources.values())
     entities = set()
-    for source, name, src, table in cfg.tables():
+    for source, name, _src, table in cfg.tables():
         entities.add(table.entity)
-        missing = set(table.columns.values()) - _source_columns(cfg, table, cfg.base_dir)
+        missing = set(table.source_columns()) - _source_columns(cfg, table, cfg.base_dir)
         assert not missing, f"{source}.{name} maps missing source columns {missing}"
     from expectations.contracts import ENTITIES
 
@@ -231,8 +231,10 @@ def test_open_amount_is_amount_less_applications_and_write_offs(ledger) -> None:
     docs = docs[docs.DocType != "credit_memo"].set_index("DocNo")
     applied = ledger["applications"].assign(a=lambda f: _money(f.AmtApplied)).groupby("DocNo").a.sum()
     written = ledger["write_offs"].assign(a=lambda f: _money(f.WOAmount)).groupby("DocNo").a.sum()
-    expected = _money(docs.Amount) - applied.reindex(docs.index, fill_value=Decimal(0)) - written.reindex(
-        docs.index, fill_value=Decimal(0)
+    expected = (
+        _money(docs.Amount)
+        - applied.reindex(docs.index, fill_value=Decimal(0))
+        - written.reindex(docs.index, fill_value=Decimal(0))
     )
     assert (expected == _money(docs.OpenAmount)).all()
     assert (_money(docs.OpenAmount) >= 0).all()
@@ -278,7 +280,9 @@ def test_payments_settle_several_invoices_and_leave_unapplied_cash(ledger) -> No
     per_payment = apps[apps.PmtNo.str.startswith("PAY-")].groupby("PmtNo").size()
     assert (per_payment > 1).sum() > 10
     applied = apps.assign(a=lambda f: _money(f.AmtApplied)).groupby("PmtNo").a.sum()
-    unapplied = _money(payments.set_index("PmtNo").Amount) - applied.reindex(payments.PmtNo, fill_value=Decimal(0)).values
+    unapplied = (
+        _money(payments.set_index("PmtNo").Amount) - applied.reindex(payments.PmtNo, fill_value=Decimal(0)).values
+    )
     assert (unapplied > 0).sum() >= 5
     partial = apps.groupby("DocNo").PmtNo.nunique()
     assert (partial > 1).any()
@@ -316,7 +320,7 @@ def test_crm_accounts_hierarchy_and_billing_contacts(clean: GenerationReport, le
 
 def _cycles(accounts: pd.DataFrame) -> list[str]:
     """Accounts from which following parent links returns to the account itself."""
-    parent = dict(zip(accounts["Account ID"], accounts["Parent Account ID"]))
+    parent = dict(zip(accounts["Account ID"], accounts["Parent Account ID"], strict=True))
     found = []
     for start in parent:
         seen, node = set(), parent[start]
@@ -345,8 +349,10 @@ def test_bank_payouts_match_processor_settlements(clean: GenerationReport) -> No
     bank = _csv(clean.out_dir / "bank" / "statement.csv", ";")
     assert bank.Amount.str.contains(",").all() and not bank.Amount.str.match(US_MONEY).any()
     net = settlements.assign(n=lambda f: _money(f.net)).groupby("payout_id").n.sum()
-    payouts = bank[bank.BatchRef != ""].set_index("BatchRef").Amount.map(
-        lambda s: Decimal(s.replace(".", "").replace(",", "."))
+    payouts = (
+        bank[bank.BatchRef != ""]
+        .set_index("BatchRef")
+        .Amount.map(lambda s: Decimal(s.replace(".", "").replace(",", ".")))
     )
     assert len(payouts) > 10
     assert (payouts == net.loc[payouts.index]).all()
@@ -395,7 +401,9 @@ def test_each_logged_defect_is_at_its_file_row_and_column(dirty: GenerationRepor
         if entry.file not in frames:
             path = root / entry.file
             frames[entry.file] = (
-                pd.read_excel(path, sheet_name="Accounts", header=1, dtype=str) if path.suffix == ".xlsx" else _csv(path)
+                pd.read_excel(path, sheet_name="Accounts", header=1, dtype=str)
+                if path.suffix == ".xlsx"
+                else _csv(path)
             )
         frame = frames[entry.file]
         row = frame.iloc[int(entry.row_number) - 1]
@@ -444,7 +452,9 @@ def _defect_present(kind: str, frame: pd.DataFrame, i: int, row: pd.Series, valu
     ],
 )
 def test_invalid_arguments_are_rejected(tmp_path: Path, kwargs: dict, message: str) -> None:
-    args = dict(out_dir=tmp_path / "co", customers=30, invoices=400, seed=1, defect_rate=0.0, as_of=AS_OF, progress=False)
+    args = dict(
+        out_dir=tmp_path / "co", customers=30, invoices=400, seed=1, defect_rate=0.0, as_of=AS_OF, progress=False
+    )
     with pytest.raises(ValueError, match=message):
         generate_company(**{**args, **kwargs})
     assert not (tmp_path / "co").exists()

@@ -26,8 +26,6 @@ import pandas as pd
 import pytest
 
 from orchestration.config import TableConfig, load_config
-from orchestration.defs.transform.dbt import dbt_vars
-from orchestration.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DBT = Path(sys.executable).parent / "dbt"
@@ -40,16 +38,29 @@ DELAY_SHIFT_DAYS = 20
 
 def inflow(*args: str) -> None:
     """Run the ``inflow`` CLI in a child process; fail with its output when it fails."""
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=1800
+    )
     if proc.returncode != 0:
         raise AssertionError(f"inflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
 
 def generate(out: Path) -> Path:
     """Generate the test company (clean exports) and return its inflow.yml."""
-    inflow("generate", "--out", str(out), "--customers", CUSTOMERS, "--invoices", INVOICES, "--seed", SEED,
-           "--as-of", AS_OF.isoformat(), "--quiet")
+    inflow(
+        "generate",
+        "--out",
+        str(out),
+        "--customers",
+        CUSTOMERS,
+        "--invoices",
+        INVOICES,
+        "--seed",
+        SEED,
+        "--as-of",
+        AS_OF.isoformat(),
+        "--quiet",
+    )
     return out / "inflow.yml"
 
 
@@ -57,7 +68,7 @@ def _shift_dates(table: TableConfig, files: list[Path], column: str, days: int, 
     """Move one date column of a CSV export ``days`` later (rows of ``only_ids`` payments only,
     when given) in the export's own date format; return the payment ids seen."""
     date_format = table.options.date_formats[0]
-    id_column, date_column = table.columns["payment_id"], table.columns[column]
+    id_column, date_column = table.columns["payment_id"].column, table.columns[column].column
     seen: set[str] = set()
     for path in files:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=table.options.delimiter)
@@ -90,12 +101,14 @@ Query = Callable[[str], pd.DataFrame]
 
 def reader(db: Path) -> Query:
     """A function running SQL read-only against one warehouse (no connection kept open)."""
+
     def query(sql: str) -> pd.DataFrame:
         con = duckdb.connect(str(db), read_only=True)
         try:
             return con.execute(sql).fetchdf()
         finally:
             con.close()
+
     return query
 
 
@@ -134,8 +147,13 @@ def recent_totals(query: Query, months: int = 6) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_kpi_tables_are_built_and_published(baseline: Query, baseline_home: Path) -> None:
-    expected = {"marts.ar_kpis_monthly", "marts.billing_cohort_collection_curves", "marts.payment_behavior",
-                "marts.fct_invoice_detail", "marts.ar_expected_credit_loss"}
+    expected = {
+        "marts.ar_kpis_monthly",
+        "marts.billing_cohort_collection_curves",
+        "marts.payment_behavior",
+        "marts.fct_invoice_detail",
+        "marts.ar_expected_credit_loss",
+    }
     published = reader(baseline_home / "serving.duckdb")
     tables = set(published("select table_schema || '.' || table_name as t from information_schema.tables")["t"])
     assert expected <= tables
@@ -216,12 +234,28 @@ def rebuild_as_of(warehouse: Path, config_path: Path, as_of: dt.date, tmp: Path)
     landed warehouse (same raw data, only as_of_date differs), with the run's own dbt vars."""
     copy = tmp / "rebuilt.duckdb"
     shutil.copyfile(warehouse, copy)
-    settings = Settings(config=load_config(config_path), config_path=config_path, home=tmp, as_of_date=as_of)
+    run_vars = load_config(config_path).dbt_vars(as_of)
     proc = subprocess.run(
-        [str(DBT), "run", "--select", "+ar_kpis_monthly", "--vars", json.dumps(dbt_vars(settings)),
-         "--project-dir", str(REPO / "dbt_project"), "--profiles-dir", str(REPO / "dbt_project"),
-         "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
-        env={**os.environ, "INFLOW_WAREHOUSE": str(copy)}, capture_output=True, text=True, timeout=1800,
+        [
+            str(DBT),
+            "run",
+            "--select",
+            "+ar_kpis_monthly",
+            "--vars",
+            json.dumps(run_vars),
+            "--project-dir",
+            str(REPO / "dbt_project"),
+            "--profiles-dir",
+            str(REPO / "dbt_project"),
+            "--target-path",
+            str(tmp / "target"),
+            "--log-path",
+            str(tmp / "logs"),
+        ],
+        env={**os.environ, "INFLOW_WAREHOUSE": str(copy)},
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return copy
@@ -235,12 +269,26 @@ def test_history_does_not_change_when_a_later_day_is_computed(
     payments, credits and write-offs never leak into an earlier month end."""
     earlier = reader(rebuild_as_of(baseline_home / "warehouse.duckdb", baseline_config, EARLIER_AS_OF, tmp_path))
     later = reader(baseline_home / "warehouse.duckdb")
-    columns = ["dimension_type", "dimension_value", "month_end", "credit_sales_reporting", "ar_reporting",
-               "current_ar_reporting", "disputed_ar_reporting", "unapplied_cash_reporting",
-               "cash_applied_reporting", "dso_simple_days", "dso_countback_days", "bpdso_days", "cei_pct",
-               "cei_trailing_pct"]
-    sql = (f"select {', '.join(columns)} from marts.ar_kpis_monthly "
-           f"where month_end <= date '{EARLIER_AS_OF}' order by 1, 2, 3")
+    columns = [
+        "dimension_type",
+        "dimension_value",
+        "month_end",
+        "credit_sales_reporting",
+        "ar_reporting",
+        "current_ar_reporting",
+        "disputed_ar_reporting",
+        "unapplied_cash_reporting",
+        "cash_applied_reporting",
+        "dso_simple_days",
+        "dso_countback_days",
+        "bpdso_days",
+        "cei_pct",
+        "cei_trailing_pct",
+    ]
+    sql = (
+        f"select {', '.join(columns)} from marts.ar_kpis_monthly "
+        f"where month_end <= date '{EARLIER_AS_OF}' order by 1, 2, 3"
+    )
     then, now = earlier(sql), later(sql)
     assert len(then) > 0 and set(then["dimension_type"]) == {"total", "segment", "collector", "customer"}
     pd.testing.assert_frame_equal(then, now)
@@ -267,8 +315,10 @@ def test_kpis_move_the_right_way_when_customers_pay_later(baseline: Query, late:
     # The same invoices default either way, so the allowance need not grow; what must move is the
     # provision matrix's exposure, toward the older buckets.
     def past_due_share(query: Query) -> float:
-        return float(query("""select sum(case when bucket_order > 0 then exposure_reporting else 0 end)
-                              / sum(exposure_reporting) as v from marts.ar_expected_credit_loss""")["v"][0])
+        return float(
+            query("""select sum(case when bucket_order > 0 then exposure_reporting else 0 end)
+                              / sum(exposure_reporting) as v from marts.ar_expected_credit_loss""")["v"][0]
+        )
 
     assert past_due_share(late) > past_due_share(baseline)
 
@@ -277,10 +327,26 @@ def compile_kpis(tmp_path: Path, selected: str, vars_yaml: str) -> subprocess.Co
     """Compile one KPI model with the given vars against an empty scratch warehouse."""
     env = {**os.environ, "INFLOW_WAREHOUSE": str(tmp_path / "scratch.duckdb")}
     return subprocess.run(
-        [str(DBT), "compile", "--select", selected, "--vars", vars_yaml, "--project-dir", str(REPO / "dbt_project"),
-         "--profiles-dir", str(REPO / "dbt_project"), "--target-path", str(tmp_path / "target"),
-         "--log-path", str(tmp_path / "logs")],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(DBT),
+            "compile",
+            "--select",
+            selected,
+            "--vars",
+            vars_yaml,
+            "--project-dir",
+            str(REPO / "dbt_project"),
+            "--profiles-dir",
+            str(REPO / "dbt_project"),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -290,8 +356,11 @@ def compile_kpis(tmp_path: Path, selected: str, vars_yaml: str) -> subprocess.Co
         ("ar_kpis_monthly", "{kpi_dso_months: 0}", "var kpi_dso_months must be a whole number >= 1"),
         ("ar_kpis_monthly", "{kpi_countback_max_months: twelve}", "var kpi_countback_max_months must be"),
         ("ar_kpis_monthly", "{kpi_cei_months: 2.5}", "var kpi_cei_months must be a whole number >= 1"),
-        ("ar_expected_credit_loss", "{ecl_loss_rate_floor: 0.5, ecl_loss_rate_ceiling: 0.2}",
-         "0 <= floor <= ceiling <= 1"),
+        (
+            "ar_expected_credit_loss",
+            "{ecl_loss_rate_floor: 0.5, ecl_loss_rate_ceiling: 0.2}",
+            "0 <= floor <= ceiling <= 1",
+        ),
         ("int_ecl_inputs", "{ecl_lookback_months: -3}", "var ecl_lookback_months must be a whole number >= 1"),
     ],
 )
@@ -303,6 +372,9 @@ def test_invalid_kpi_settings_are_refused(tmp_path: Path, selected: str, vars_ya
 
 def test_valid_kpi_settings_compile(tmp_path: Path) -> None:
     """The counterpart of the refusals above: the same models compile with sensible settings."""
-    proc = compile_kpis(tmp_path, "ar_kpis_monthly ar_expected_credit_loss int_ecl_inputs",
-                        "{kpi_dso_months: 6, kpi_cei_months: 1, ecl_loss_rate_floor: 0, ecl_lookback_months: 12}")
+    proc = compile_kpis(
+        tmp_path,
+        "ar_kpis_monthly ar_expected_credit_loss int_ecl_inputs",
+        "{kpi_dso_months: 6, kpi_cei_months: 1, ecl_loss_rate_floor: 0, ecl_lookback_months: 12}",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -20,8 +20,8 @@ from openpyxl import Workbook
 from expectations.contracts import ENTITIES
 from orchestration.config import load_config
 from orchestration.defs.ingestion import landing
-from orchestration.defs.ingestion.landing import LoadRecord, land_table
-from orchestration.defs.ingestion.validation import gx_validator
+from orchestration.defs.ingestion.landing import land_table
+from orchestration.defs.quality.store import LoadRecord
 from orchestration.warehouse import prepare_landing
 
 AS_OF = dt.date(2026, 11, 27)
@@ -30,33 +30,50 @@ GOOD_ROWS = [
     "1,10,invoice,2026-01-05,2026-02-04,USD,100.50",
     "2,10,invoice,2026-01-06,2026-02-05,EUR,200.00",
 ]
-MAPPING = {"document_id": "DocNo", "customer_id": "CustNo", "document_type": "DocType",
-           "document_date": "DocDate", "due_date": "DueDate", "currency": "Curr", "amount": "Amount"}
+MAPPING = {
+    "document_id": "DocNo",
+    "customer_id": "CustNo",
+    "document_type": "DocType",
+    "document_date": "DocDate",
+    "due_date": "DueDate",
+    "currency": "Curr",
+    "amount": "Amount",
+}
 
 
 def _config(folder: Path, fmt: str = "csv", path: str = "inv*.csv", **options: object) -> Path:
     table = {"entity": "invoices", "format": fmt, "path": path, "columns": MAPPING}
     if options:
         table["options"] = options
-    cfg = {"company": "Test", "reporting_currency": "USD", "sources": {"erp": {
-        "system": "erp", "role": "system_of_record", "transport": "file", "owner": "ar@test.example",
-        "tables": {"invoices": table}}}}
+    cfg = {
+        "company": "Test",
+        "reporting_currency": "USD",
+        "sources": {
+            "erp": {
+                "system": "erp",
+                "role": "system_of_record",
+                "transport": "file",
+                "owner": "ar@test.example",
+                "tables": {"invoices": table},
+            }
+        },
+    }
     target = folder / "inflow.yml"
     target.write_text(yaml.safe_dump(cfg))
     return target
 
 
-def _land(config_path: Path, con: duckdb.DuckDBPyConnection | None = None) -> tuple[duckdb.DuckDBPyConnection, list[LoadRecord]]:
+def _land(
+    config_path: Path, con: duckdb.DuckDBPyConnection | None = None
+) -> tuple[duckdb.DuckDBPyConnection, list[LoadRecord]]:
     config = load_config(config_path)
     con = con or duckdb.connect()
     prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
-    return con, land_table(con, config, "erp", "invoices", gx_validator, AS_OF)
+    return con, land_table(con, config, "erp", "invoices", AS_OF)
 
 
 def _assert_conserved(con: duckdb.DuckDBPyConnection) -> None:
-    rows = con.execute(
-        "select file, rows_landed, rows_accepted, rows_quarantined from quality.source_loads"
-    ).fetchall()
+    rows = con.execute("select file, rows_landed, rows_accepted, rows_quarantined from quality.source_loads").fetchall()
     assert rows, "every batch is recorded"
     for file, landed, accepted, quarantined in rows:
         assert landed == accepted + quarantined, file
@@ -95,7 +112,7 @@ def test_truncated_file_is_rejected(tmp_path: Path) -> None:
 def test_semicolon_file_with_comma_config_is_rejected_with_a_delimiter_hint(tmp_path: Path) -> None:
     _write(tmp_path, "\n".join([HEADER.replace(",", ";"), *(r.replace(",", ";") for r in GOOD_ROWS)]) + "\n")
     con, records = _land(_config(tmp_path))
-    _assert_rejected(con, records, "missing_required_column", "inv.csv", "'DocNo'", "options.delimiter")
+    _assert_rejected(con, records, "required_column_missing", "inv.csv", "'DocNo'", "options.delimiter")
 
 
 def test_semicolon_file_declared_as_such_lands(tmp_path: Path) -> None:
@@ -108,15 +125,21 @@ def test_semicolon_file_declared_as_such_lands(tmp_path: Path) -> None:
 
 
 def test_latin1_file_read_as_utf8_is_rejected(tmp_path: Path) -> None:
-    _write(tmp_path, "\n".join([HEADER + ",Name", "1,10,invoice,2026-01-05,2026-02-04,USD,1.00,Société"]) + "\n",
-           encoding="latin-1")
+    _write(
+        tmp_path,
+        "\n".join([HEADER + ",Name", "1,10,invoice,2026-01-05,2026-02-04,USD,1.00,Société"]) + "\n",
+        encoding="latin-1",
+    )
     con, records = _land(_config(tmp_path))
     _assert_rejected(con, records, "wrong_encoding", "inv.csv", "utf-8", "options.encoding")
 
 
 def test_latin1_file_declared_as_latin1_lands(tmp_path: Path) -> None:
-    _write(tmp_path, "\n".join([HEADER + ",Name", "1,10,invoice,2026-01-05,2026-02-04,USD,1.00,Société"]) + "\n",
-           encoding="latin-1")
+    _write(
+        tmp_path,
+        "\n".join([HEADER + ",Name", "1,10,invoice,2026-01-05,2026-02-04,USD,1.00,Société"]) + "\n",
+        encoding="latin-1",
+    )
     con, (rec,) = _land(_config(tmp_path, encoding="latin-1"))
     assert rec.rows_accepted == 1
     assert json.loads(con.execute("select _extra from raw.erp__invoices").fetchall()[0][0]) == {"Name": "Société"}
@@ -129,9 +152,17 @@ def test_utf8_bom_lands(tmp_path: Path) -> None:
 
 
 def test_header_only_file_is_rejected(tmp_path: Path) -> None:
+    """A snapshot (one file: the whole table) that is empty is never 'nothing is owed'."""
     _write(tmp_path, HEADER + "\n")
-    con, records = _land(_config(tmp_path))
-    _assert_rejected(con, records, "empty_batch", "inv.csv", "no data rows")
+    con, records = _land(_config(tmp_path, path="inv.csv"))
+    _assert_rejected(con, records, "batch_empty", "inv.csv", "no data rows")
+
+
+def test_header_only_delta_file_adds_nothing(tmp_path: Path) -> None:
+    """A delta file (one of a glob) may be empty: the new month's file on its first day."""
+    _write(tmp_path, HEADER + "\n")
+    _, (rec,) = _land(_config(tmp_path))
+    assert (rec.status, rec.rows_landed) == ("loaded", 0)
 
 
 def test_empty_file_is_rejected(tmp_path: Path) -> None:
@@ -141,9 +172,12 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
 
 
 def test_missing_required_column_is_rejected(tmp_path: Path) -> None:
-    _write(tmp_path, "\n".join(["DocNo,CustNo,DocType,DocDate,DueDate,Curr", "1,10,invoice,2026-01-05,2026-02-04,USD"]) + "\n")
+    _write(
+        tmp_path,
+        "\n".join(["DocNo,CustNo,DocType,DocDate,DueDate,Curr", "1,10,invoice,2026-01-05,2026-02-04,USD"]) + "\n",
+    )
     con, records = _land(_config(tmp_path))
-    _assert_rejected(con, records, "missing_required_column", "inv.csv", "'Amount'", "'amount'")
+    _assert_rejected(con, records, "required_column_missing", "inv.csv", "'Amount'", "'amount'")
 
 
 def test_extra_columns_are_kept_with_a_warning(tmp_path: Path) -> None:
@@ -173,39 +207,72 @@ def test_xlsx_title_row_without_header_row_option_is_rejected(tmp_path: Path) ->
     book.active.append(HEADER.split(","))
     book.save(tmp_path / "inv.xlsx")
     con, records = _land(_config(tmp_path, fmt="xlsx", path="inv.xlsx"))
-    _assert_rejected(con, records, "missing_required_column", "inv.xlsx", "'DocNo'")
+    _assert_rejected(con, records, "required_column_missing", "inv.xlsx", "'DocNo'")
 
 
 def test_jsonl_with_wrong_types_quarantines_rows(tmp_path: Path) -> None:
     lines = [
         {"DocNo": "1", "CustNo": "10", "DocType": "invoice", "DocDate": "2026-01-05", "Curr": "USD", "Amount": 10},
         {"DocNo": "2", "CustNo": "10", "DocType": "invoice", "DocDate": 20260105, "Curr": "USD", "Amount": "ten"},
-        {"DocNo": "3", "CustNo": "10", "DocType": "invoice", "DocDate": "2026-01-07", "Curr": "USD", "Amount": {"v": 1}},
+        {
+            "DocNo": "3",
+            "CustNo": "10",
+            "DocType": "invoice",
+            "DocDate": "2026-01-07",
+            "Curr": "USD",
+            "Amount": {"v": 1},
+        },
     ]
     (tmp_path / "inv.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     con, (rec,) = _land(_config(tmp_path, fmt="jsonl", path="inv.jsonl"))
     assert (rec.rows_landed, rec.rows_accepted, rec.rows_quarantined) == (3, 1, 2)
     rules = con.execute("select row_number, rule, column_name from quality.exceptions order by 1, 2").fetchall()
-    assert rules == [(2, "unparseable_amount", "amount"), (2, "unparseable_date", "document_date"),
-                     (3, "unparseable_amount", "amount")]
+    assert rules == [
+        (2, "unparseable_amount", "amount"),
+        (2, "unparseable_date", "document_date"),
+        (3, "unparseable_amount", "amount"),
+    ]
     _assert_conserved(con)
 
 
-def test_ambiguous_day_month_is_quarantined_not_guessed(tmp_path: Path) -> None:
+def test_day_month_order_is_decided_once_per_column_from_the_values(tmp_path: Path) -> None:
+    """Both orders declared: 25/03 proves day-first, so 05/03 reads as 5 March too (never row by row)."""
     rows = ["1,10,invoice,05/03/2026,,USD,1.00", "2,10,invoice,25/03/2026,,USD,1.00"]
     _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
     con, (rec,) = _land(_config(tmp_path, date_formats=["%d/%m/%Y", "%m/%d/%Y"]))
+    assert (rec.rows_accepted, rec.rows_quarantined) == (2, 0)
+    assert con.execute("select document_date from raw.erp__invoices order by _row_number").fetchall() == [
+        (dt.date(2026, 3, 5),),
+        (dt.date(2026, 3, 25),),
+    ]
+
+
+def test_ambiguous_day_month_without_evidence_is_quarantined_not_guessed(tmp_path: Path) -> None:
+    rows = ["1,10,invoice,05/03/2026,,USD,1.00", "2,10,invoice,2026-03-25,,USD,1.00"]
+    _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    con, (rec,) = _land(_config(tmp_path, date_formats=["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y"]))
     assert (rec.rows_accepted, rec.rows_quarantined) == (1, 1)
     assert con.execute("select rule, row_number from quality.exceptions").fetchall() == [("ambiguous_date", 1)]
-    assert con.execute("select document_date from raw.erp__invoices where _status = 'accepted'").fetchall() == [
-        (dt.date(2026, 3, 25),)]
 
 
 def test_european_decimal_in_us_file_is_quarantined(tmp_path: Path) -> None:
-    _write(tmp_path, "\n".join([HEADER, '1,10,invoice,2026-01-05,,USD,"1.234,56"']) + "\n")
+    _write(
+        tmp_path,
+        "\n".join([HEADER, '1,10,invoice,2026-01-05,,USD,"1.234,56"', '2,10,invoice,2026-01-05,,USD,"1,234.56"'])
+        + "\n",
+    )
     con, (rec,) = _land(_config(tmp_path, thousands=","))
-    assert rec.rows_quarantined == 1
-    assert con.execute("select rule from quality.exceptions").fetchall() == [("unparseable_amount",)]
+    assert (rec.rows_accepted, rec.rows_quarantined) == (1, 1)
+    assert con.execute("select rule, row_number from quality.exceptions").fetchall() == [("unparseable_amount", 1)]
+
+
+def test_a_file_whose_dates_all_fail_typing_is_rejected_whole(tmp_path: Path) -> None:
+    """Every DocDate in an undeclared format: nothing of the file is accepted, and the run says so
+    (rejected as required_column_empty), instead of landing 3 quarantined rows as a success."""
+    rows = [f"{n},10,invoice,0{n}.01.2026,,USD,5.00" for n in range(1, 4)]
+    _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    con, records = _land(_config(tmp_path))
+    _assert_rejected(con, records, "required_column_empty", "'document_date'", "empty on all 3 rows")
 
 
 def test_duplicates_exact_and_conflicting(tmp_path: Path) -> None:
@@ -223,7 +290,9 @@ def test_duplicates_exact_and_conflicting(tmp_path: Path) -> None:
     assert (rec.rows_accepted, rec.rows_quarantined) == (2, 2)
     rules = sorted(con.execute("select rule, row_number from quality.exceptions").fetchall())
     assert rules == [("duplicate_conflict", 3), ("duplicate_exact", 2)]
-    accepted = con.execute("select document_id, amount from raw.erp__invoices where _status = 'accepted' order by 1").fetchall()
+    accepted = con.execute(
+        "select document_id, amount from raw.erp__invoices where _status = 'accepted' order by 1"
+    ).fetchall()
     assert [(d, str(a)) for d, a in accepted] == [("1", "100.00"), ("2", "55.00")]
 
 
@@ -247,45 +316,49 @@ def _land_three_files(folder: Path, monkeypatch: pytest.MonkeyPatch, group_rows:
     folder.mkdir()
     _write(folder, "\n".join([HEADER, *GOOD_ROWS]) + "\n", "inv_1.csv")
     _write(folder, "DocNo,CustNo\n3,10\n", "inv_2.csv")
-    _write(folder, "\n".join([HEADER, "2,10,invoice,2026-01-06,2026-02-05,EUR,210.00",
-                              "4,10,invoice,2026-01-07,2026-02-06,USD,-1.00"]) + "\n", "inv_3.csv")
+    _write(
+        folder,
+        "\n".join(
+            [HEADER, "2,10,invoice,2026-01-06,2026-02-05,EUR,210.00", "4,10,invoice,2026-01-07,2026-02-06,USD,-1.00"]
+        )
+        + "\n",
+        "inv_3.csv",
+    )
     con, records = _land(_config(folder))
-    raw = con.execute("select _file, _row_number, _status, document_id, amount from raw.erp__invoices order by all").fetchall()
+    raw = con.execute(
+        "select _file, _row_number, _status, document_id, amount from raw.erp__invoices order by all"
+    ).fetchall()
     exceptions = con.execute("select file, row_number, rule from quality.exceptions order by all").fetchall()
     _assert_conserved(con)
     return records, [(Path(f).name, *rest) for f, *rest in raw], [(Path(f).name, *rest) for f, *rest in exceptions]
 
 
-def test_files_landed_in_one_group_or_one_by_one_give_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_landed_in_one_group_or_one_by_one_give_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     records, raw, exceptions = _land_three_files(tmp_path / "grouped", monkeypatch, group_rows=1000)
     assert [r.status for r in records] == ["loaded", "rejected", "loaded"]
     assert [(r.rows_accepted, r.rows_quarantined) for r in records] == [(1, 1), (0, 0), (1, 1)]
-    assert exceptions == [("inv_1.csv", 2, "duplicate_conflict"), ("inv_2.csv", None, "missing_required_column"),
-                          ("inv_3.csv", 2, "invoice_amount_not_positive")]
+    assert exceptions == [
+        ("inv_1.csv", 2, "duplicate_conflict"),
+        ("inv_2.csv", None, "required_column_missing"),
+        ("inv_3.csv", 2, "invoice_amount_not_positive"),
+    ]
     assert ("inv_3.csv", 1, "accepted", "2", Decimal("210.00")) in raw
     assert _land_three_files(tmp_path / "single", monkeypatch, group_rows=1)[1:] == (raw, exceptions)
 
 
-def test_a_batch_validated_in_slices_keeps_its_failures_on_the_right_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch larger than one validation slice (2,048 rows here) is validated a slice at a time."""
-    monkeypatch.setattr(landing, "VALIDATION_ROWS", 1)
-    monkeypatch.setattr(landing, "FETCH_ROWS", 2048)
-    slice_sizes: list[int] = []
-    real_slices = landing._slices
-
-    def recorded_slices(*args, **kwargs):
-        for piece in real_slices(*args, **kwargs):
-            slice_sizes.append(len(piece))
-            yield piece
-
-    monkeypatch.setattr(landing, "_slices", recorded_slices)
-    rows = [f"{n},10,invoice,2026-01-05,2026-02-04,USD,{'-1.00' if n in (10, 4500) else '5.00'}" for n in range(1, 5001)]
+def test_a_large_batch_keeps_its_failures_on_the_right_rows(tmp_path: Path) -> None:
+    rows = [
+        f"{n},10,invoice,2026-01-05,2026-02-04,USD,{'-1.00' if n in (10, 4500) else '5.00'}" for n in range(1, 5001)
+    ]
     _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
     con, (rec,) = _land(_config(tmp_path))
-    assert slice_sizes == [2048, 2048, 904], "the clean rows of one batch, validated in three slices"
     assert (rec.rows_accepted, rec.rows_quarantined) == (4998, 2)
     assert con.execute("select row_number, rule from quality.exceptions order by 1").fetchall() == [
-        (10, "invoice_amount_not_positive"), (4500, "invoice_amount_not_positive")]
+        (10, "invoice_amount_not_positive"),
+        (4500, "invoice_amount_not_positive"),
+    ]
     _assert_conserved(con)
 
 

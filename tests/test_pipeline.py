@@ -30,8 +30,9 @@ def inflow(*args: str, home: Path | None = None, check: bool = True) -> subproce
     env = {**os.environ}
     if home is not None:
         env["INFLOW_HOME"] = str(home)
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args], env=env, capture_output=True, text=True, timeout=900
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"inflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -52,8 +53,22 @@ def query(db: Path, sql: str) -> list[tuple]:
 @pytest.fixture(scope="module")
 def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("company")
-    inflow("generate", "--out", str(out), "--customers", "60", "--invoices", "1500", "--seed", "7",
-           "--defect-rate", "0.05", "--as-of", AS_OF.isoformat(), "--quiet")
+    inflow(
+        "generate",
+        "--out",
+        str(out),
+        "--customers",
+        "60",
+        "--invoices",
+        "1500",
+        "--seed",
+        "7",
+        "--defect-rate",
+        "0.05",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--quiet",
+    )
     return out
 
 
@@ -72,17 +87,22 @@ def workspace(company: Path, first_run: Path, tmp_path: Path) -> tuple[Path, Pat
     return work, home, yaml.safe_load((work / "inflow.yml").read_text())
 
 
-def test_definitions_load(company: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INFLOW_CONFIG", str(company / "inflow.yml"))
-    monkeypatch.setenv("INFLOW_HOME", str(tmp_path))
-    from orchestration.definitions import MAIN_JOB, build_definitions
+def test_definitions_load(company: Path, tmp_path: Path) -> None:
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.automation import MAIN_JOB
     from orchestration.settings import Settings
 
-    defs = build_definitions(Settings.from_env())
+    defs = build_definitions(Settings.load(company / "inflow.yml", tmp_path))
     job = defs.resolve_job_def(MAIN_JOB)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert {"raw/invoices", "raw/erp__customers", "marts/fct_ar_invoices", "marts/dim_customers",
-            "serving/published", "quality/exception_report"} <= keys
+    assert {
+        "raw/invoices",
+        "raw/erp__customers",
+        "marts/fct_ar_invoices",
+        "marts/dim_customers",
+        "serving/published",
+        "quality/exception_report",
+    } <= keys
     assert job.name == MAIN_JOB
 
 
@@ -90,7 +110,8 @@ def test_run_publishes_open_balances(first_run: Path) -> None:
     serving = first_run / "serving.duckdb"
     assert serving.exists()
     rows, open_total, as_of = query(
-        serving, "select count(*), sum(open_amount_reporting), max(as_of_date) from marts.fct_ar_invoices")[0]
+        serving, "select count(*), sum(open_amount_reporting), max(as_of_date) from marts.fct_ar_invoices"
+    )[0]
     assert rows > 1000 and open_total > 0 and as_of == AS_OF
     buckets = {b for (b,) in query(serving, "select distinct aging_bucket from marts.fct_ar_invoices")}
     assert {"current", "1-30"} <= buckets
@@ -99,8 +120,10 @@ def test_run_publishes_open_balances(first_run: Path) -> None:
 
 def test_every_load_is_conserved_and_exceptions_have_owners(first_run: Path) -> None:
     serving = first_run / "serving.duckdb"
-    loads = query(serving, "select file, rows_landed, rows_accepted, rows_quarantined from quality.source_loads "
-                           "where status = 'loaded'")
+    loads = query(
+        serving,
+        "select file, rows_landed, rows_accepted, rows_quarantined from quality.source_loads where status = 'loaded'",
+    )
     assert loads
     for file, landed, accepted, quarantined in loads:
         assert landed == accepted + quarantined, file
@@ -111,11 +134,14 @@ def test_every_load_is_conserved_and_exceptions_have_owners(first_run: Path) -> 
 
 def test_marts_hold_no_quarantined_row(first_run: Path) -> None:
     warehouse = first_run / "warehouse.duckdb"
-    leaked = query(warehouse, """
+    leaked = query(
+        warehouse,
+        """
         select count(*) from marts.fct_ar_invoices f
         join raw.invoices r on r.document_id = f.invoice_id and r._status = 'quarantined'
         where not exists (select 1 from raw.invoices a where a.document_id = f.invoice_id and a._status = 'accepted')
-    """)[0][0]
+    """,
+    )[0][0]
     assert leaked == 0
 
 
@@ -126,13 +152,17 @@ def test_second_run_changes_nothing(company: Path, first_run: Path, tmp_path: Pa
     raw_before = query(home / "warehouse.duckdb", "select count(*) from raw.invoices")[0][0]
     inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
     assert query(home / "warehouse.duckdb", "select count(*) from raw.invoices")[0][0] == raw_before
-    assert query(home / "serving.duckdb", "select invoice_id, open_amount from marts.fct_ar_invoices order by 1") == before
+    assert (
+        query(home / "serving.duckdb", "select invoice_id, open_amount from marts.fct_ar_invoices order by 1") == before
+    )
 
 
 def test_new_file_is_picked_up_incrementally(company: Path, first_run: Path, tmp_path: Path) -> None:
     """A late drop (the newest month again, under new document numbers) lands alone and reaches the marts."""
     work, home, config = workspace(company, first_run, tmp_path)
-    files_before = query(home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'")[0][0]
+    files_before = query(
+        home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'"
+    )[0][0]
     invoices = config["sources"]["erp"]["tables"]["invoices"]
     newest = sorted(work.glob(invoices["path"]))[-1]
     with newest.open(newline="") as handle:
@@ -142,17 +172,24 @@ def test_new_file_is_picked_up_incrementally(company: Path, first_run: Path, tmp
     with late_drop.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        writer.writerows([*row[:doc_col], f"LATE-{i}", *row[doc_col + 1:]] for i, row in enumerate(rows))
+        writer.writerows([*row[:doc_col], f"LATE-{i}", *row[doc_col + 1 :]] for i, row in enumerate(rows))
     inflow("run", "--config", str(work / "inflow.yml"), "--home", str(home))
     loads = query(home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'")[0][0]
     assert loads == files_before + 1
-    expected = query(home / "warehouse.duckdb", "select count(*) from raw.invoices where _file = ? and _status = 'accepted' "
-                     "and document_type in ('invoice', 'debit_memo')".replace("?", f"'{late_drop}'"))[0][0]
-    published = query(home / "serving.duckdb", "select count(*) from marts.fct_ar_invoices where invoice_id like 'LATE-%'")[0][0]
+    expected = query(
+        home / "warehouse.duckdb",
+        "select count(*) from raw.invoices where _file = ? and _status = 'accepted' "
+        "and document_type in ('invoice', 'debit_memo')".replace("?", f"'{late_drop}'"),
+    )[0][0]
+    published = query(
+        home / "serving.duckdb", "select count(*) from marts.fct_ar_invoices where invoice_id like 'LATE-%'"
+    )[0][0]
     assert published == expected > 0
 
 
-def test_rejected_batch_fails_the_run_and_leaves_serving_identical(company: Path, first_run: Path, tmp_path: Path) -> None:
+def test_rejected_batch_fails_the_run_and_leaves_serving_identical(
+    company: Path, first_run: Path, tmp_path: Path
+) -> None:
     work, home, config = workspace(company, first_run, tmp_path)
     newest = sorted(work.glob(config["sources"]["erp"]["tables"]["invoices"]["path"]))[-1]
     text = newest.read_text()
@@ -177,3 +214,34 @@ def test_failing_blocking_check_leaves_serving_identical(company: Path, first_ru
     assert digest(home / "serving.duckdb") == before
     stale = query(home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'stale'")[0][0]
     assert stale >= 1
+
+
+def test_forecast_and_evaluate_read_what_the_run_left(company: Path, first_run: Path, tmp_path: Path) -> None:
+    from orchestration.commands import evaluate
+    from orchestration.settings import Settings
+
+    printed = inflow("forecast", "--config", str(company / "inflow.yml"), "--home", str(first_run)).stdout
+    weeks = [line for line in printed.splitlines() if line.strip()[:2].strip().isdigit()]
+    assert printed.startswith(f"Cash receipts forecast as of {AS_OF}") and len(weeks) == 13
+    settings = Settings.load(company / "inflow.yml", first_run)
+    metrics = evaluate(settings, AS_OF - dt.timedelta(days=180), tmp_path / "eval", bootstrap_samples=20)
+    assert {"auc", "mae_days", "weekly_receipts_wape"} == set(metrics["metric"])
+    assert {"baseline_due_date", "baseline_customer_late_rate"} <= set(metrics["model"])
+    predictions = (tmp_path / "eval" / "predictions.csv").read_text().splitlines()
+    assert predictions[0].startswith("invoice_id,") and len(predictions) > 100
+
+
+def test_dbt_assets_carry_their_row_counts_and_plots(first_run: Path) -> None:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(first_run / "dagster")) as instance:
+
+        def latest(path: list[str]) -> dict:
+            records = instance.fetch_materializations(dg.AssetKey(path), limit=1).records
+            return records[0].asset_materialization.metadata
+
+        invoices = latest(["marts", "fct_ar_invoices"])
+        (rows,) = query(first_run / "serving.duckdb", "select count(*) from marts.fct_ar_invoices")[0]
+        assert invoices["dagster/row_count"].value == rows
+        assert latest(["marts", "fct_ar_aging_daily"])["aging_stack"].value.startswith("![aging stack](data:image/png")
+        assert latest(["marts", "ar_kpis_monthly"])["kpi_trend"].value.startswith("![DSO and CEI trend](data:image/png")

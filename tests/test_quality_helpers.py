@@ -6,10 +6,16 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from orchestration.defs.ingestion.landing import LoadRecord, record_load
-from orchestration.defs.quality.checks import measure_freshness
-from orchestration.defs.quality.exceptions import exception_summary, owner_file_name, write_owner_reports
+from orchestration.defs.quality.freshness import measure_freshness
+from orchestration.defs.quality.store import (
+    LoadRecord,
+    exception_summary,
+    owner_file_name,
+    record_load,
+    write_owner_reports,
+)
 from orchestration.warehouse import ensure_schemas
 
 NOW = dt.datetime(2026, 11, 27, 12, 0)
@@ -23,10 +29,25 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
 
 def test_fresh_stale_and_never_loaded() -> None:
     con = _warehouse()
-    record_load(con, LoadRecord("erp", "erp__invoices", "invoices", "a.csv", "c1", 5, 5, 0,
-                                loaded_at=NOW - dt.timedelta(hours=20)))
-    record_load(con, LoadRecord("erp", "erp__invoices", "invoices", "b.csv", "c2", 0, 0, 0, status="rejected",
-                                loaded_at=NOW - dt.timedelta(hours=1)))
+    record_load(
+        con,
+        LoadRecord("erp", "erp__invoices", "invoices", "a.csv", "c1", 5, 5, 0, loaded_at=NOW - dt.timedelta(hours=20)),
+    )
+    record_load(
+        con,
+        LoadRecord(
+            "erp",
+            "erp__invoices",
+            "invoices",
+            "b.csv",
+            "c2",
+            0,
+            0,
+            0,
+            status="rejected",
+            loaded_at=NOW - dt.timedelta(hours=1),
+        ),
+    )
     day = dt.timedelta(days=1)
     fresh = measure_freshness(con, "erp__invoices", day, NOW)
     assert not fresh.is_stale and fresh.age == dt.timedelta(hours=20)
@@ -38,18 +59,91 @@ def test_fresh_stale_and_never_loaded() -> None:
 
 def test_owner_reports_one_file_per_owner(tmp_path: Path) -> None:
     con = _warehouse()
-    rows = [("erp", "ar-ops@acme.example", "unknown_customer", 3), ("erp", "ar-ops@acme.example", "duplicate_exact", 4),
-            ("crm", "RevOps team", "parent_account_cycle", 7)]
+    rows = [
+        ("erp", "ar-ops@acme.example", "unknown_customer", 3),
+        ("erp", "ar-ops@acme.example", "duplicate_exact", 4),
+        ("crm", "RevOps team", "parent_account_cycle", 7),
+    ]
     for source, owner, rule, row in rows:
-        con.execute("insert into quality.exceptions values (?, ?, 'x', 'f.csv', 'c', ?, ?, null, 'd', ?, null, ?)",
-                    [source, f"{source}__t", row, rule, owner, NOW])
+        con.execute(
+            "insert into quality.exceptions values (?, ?, 'x', 'f.csv', 'c', ?, ?, null, 'd', ?, null, ?)",
+            [source, f"{source}__t", row, rule, owner, NOW],
+        )
     folder = tmp_path / "exceptions"
     (folder).mkdir()
     (folder / "gone@old.example.csv").write_text("stale")
     counts = write_owner_reports(con, folder)
     assert counts == {"RevOps team": 1, "ar-ops@acme.example": 2}
-    assert sorted(p.name for p in folder.iterdir()) == [owner_file_name("RevOps team"), owner_file_name("ar-ops@acme.example")]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        owner_file_name("RevOps team"),
+        owner_file_name("ar-ops@acme.example"),
+    ]
     lines = (folder / owner_file_name("ar-ops@acme.example")).read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("source,source_table,entity,file,row_number,rule")
     summary = exception_summary(con)
     assert summary["exceptions"].sum() == 3 and set(summary["owner"]) == {"RevOps team", "ar-ops@acme.example"}
+
+
+def test_rules_renamed_since_a_home_was_made_are_migrated_when_it_is_opened() -> None:
+    from expectations.rules import RENAMED, RULES
+    from orchestration.defs.quality.store import ensure_quality_tables
+    from orchestration.home.migrations import LATEST, migrate_warehouse, warehouse_version
+
+    assert set(RENAMED) == {"empty_batch", "missing_required_column"} and set(RENAMED.values()) <= set(RULES)
+    con = duckdb.connect()
+    ensure_quality_tables(con)  # a warehouse of the first release: quality tables, no schema version
+    for old in [*RENAMED, "unknown_customer"]:
+        con.execute(
+            "insert into quality.exceptions values ('s', 't', 'e', 'f', 'c', null, ?, null, 'd', 'o', null, "
+            "timestamp '2026-01-01 00:00:00')",
+            [old],
+        )
+    assert warehouse_version(con) == 1
+    assert migrate_warehouse(con) == [
+        "migrated the warehouse to schema version 2: rules renamed in the catalogue (expectations.rules.RENAMED) "
+        "carry their new names in quality.exceptions"
+    ]
+    assert sorted(r for (r,) in con.execute("select rule from quality.exceptions").fetchall()) == [
+        "batch_empty",
+        "required_column_missing",
+        "unknown_customer",
+    ]
+    assert warehouse_version(con) == LATEST and migrate_warehouse(con) == []
+
+
+def test_exceptions_judged_afresh_replace_their_source_only() -> None:
+    import pandas as pd
+
+    from orchestration.defs.quality.store import REPORT_COLUMNS, ensure_quality_tables, replace_exceptions_of
+
+    con = duckdb.connect()
+    ensure_quality_tables(con)
+    con.execute(
+        "insert into quality.exceptions values ('erp', 't', 'e', 'f', 'c', 1, 'unknown_customer', null, 'd', "
+        "'o', null, timestamp '2026-01-01 00:00:00')"
+    )
+    row = {
+        "source": "writeback",
+        "source_table": "erp_outbox",
+        "entity": "outbox",
+        "file": "x",
+        "checksum": "k",
+        "row_number": None,
+        "rule": "writeback_failed",
+        "column_name": None,
+        "detail": "refused",
+        "owner": "a@b.c",
+        "payload": None,
+        "detected_at": pd.Timestamp("2026-01-02"),
+    }
+    for _ in range(2):  # a second run replaces, never piles up
+        assert replace_exceptions_of(con, "writeback", pd.DataFrame([row])) == 1
+    assert con.execute("select source, count(*) from quality.exceptions group by 1 order by 1").fetchall() == [
+        ("erp", 1),
+        ("writeback", 1),
+    ]
+    with pytest.raises(KeyError, match="not in the catalogue"):
+        replace_exceptions_of(con, "writeback", pd.DataFrame([{**row, "rule": "made_up"}]))
+    with pytest.raises(ValueError, match="must carry that source"):
+        replace_exceptions_of(con, "writeback", pd.DataFrame([{**row, "source": "erp"}]))
+    assert set(REPORT_COLUMNS) < set(row)

@@ -11,7 +11,6 @@ aging as (
     select customer_id, currency, aging_bucket, open_amount, invoice_count
     from {{ ref('fct_ar_aging_daily') }}
     where snapshot_date = {{ as_of }}
-
 ),
 
 invoices as (
@@ -40,9 +39,9 @@ final as (
         invoices.invoice_count as invoice_invoice_count
     from aging
     full outer join invoices
-        on invoices.customer_id = aging.customer_id
-        and invoices.currency = aging.currency
-        and invoices.aging_bucket = aging.aging_bucket
+        on aging.customer_id = invoices.customer_id
+        and aging.currency = invoices.currency
+        and aging.aging_bucket = invoices.aging_bucket
     where coalesce(aging.open_amount, 0) <> coalesce(invoices.open_amount, 0)
         or coalesce(aging.invoice_count, 0) <> coalesce(invoices.invoice_count, 0)
 

@@ -41,7 +41,7 @@ overapplied_periods as (
         -changes.balance_after as overapplied
     from {{ ref('int_invoice_balance_changes') }} as changes
     inner join {{ ref('int_invoices') }} as invoices
-        on invoices.invoice_id = changes.invoice_id
+        on changes.invoice_id = invoices.invoice_id
     where changes.balance_after < 0
 
 ),
@@ -94,8 +94,8 @@ final as (
         aging.open_amount as aging_open_amount
     from expected
     full outer join aging
-        on aging.snapshot_date = expected.snapshot_date
-        and aging.currency = expected.currency
+        on expected.snapshot_date = aging.snapshot_date
+        and expected.currency = aging.currency
     where coalesce(expected.open_amount, 0) <> coalesce(aging.open_amount, 0)
 
 )

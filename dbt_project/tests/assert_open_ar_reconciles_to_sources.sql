@@ -20,7 +20,6 @@ receivables as (
     from documents
     where document_type in ('invoice', 'debit_memo')
         and document_date <= {{ as_of }}
-
 ),
 
 invoiced as (
@@ -39,9 +38,9 @@ applied as (
         sum(case when credit_memos.document_id is not null then applications.applied_amount else 0 end) as credits_applied
     from {{ ref('stg_landing__payment_applications') }} as applications
     inner join receivables
-        on receivables.document_id = applications.document_id
+        on applications.document_id = receivables.document_id
     left join documents as credit_memos
-        on credit_memos.document_id = applications.payment_id
+        on applications.payment_id = credit_memos.document_id
         and credit_memos.document_type = 'credit_memo'
     where applications.applied_date <= {{ as_of }}
     group by receivables.currency
@@ -53,7 +52,7 @@ written_off as (
     select receivables.currency, sum(write_offs.amount) as written_off
     from {{ ref('stg_landing__write_offs') }} as write_offs
     inner join receivables
-        on receivables.document_id = write_offs.document_id
+        on write_offs.document_id = receivables.document_id
     where write_offs.write_off_date <= {{ as_of }}
     group by receivables.currency
 
@@ -86,10 +85,10 @@ final as (
         coalesce(open_ar.open_amount, 0) as open_amount,
         coalesce(overapplied.overapplied, 0) as overapplied
     from invoiced
-    left join applied on applied.currency = invoiced.currency
-    left join written_off on written_off.currency = invoiced.currency
-    left join open_ar on open_ar.currency = invoiced.currency
-    left join overapplied on overapplied.currency = invoiced.currency
+    left join applied on invoiced.currency = applied.currency
+    left join written_off on invoiced.currency = written_off.currency
+    left join open_ar on invoiced.currency = open_ar.currency
+    left join overapplied on invoiced.currency = overapplied.currency
     where invoiced.invoiced
         - coalesce(applied.payments_applied, 0)
         - coalesce(applied.credits_applied, 0)

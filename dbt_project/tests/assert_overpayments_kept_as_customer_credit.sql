@@ -53,8 +53,8 @@ credit_mismatches as (
         expected_credit.overapplied as expected
     from expected_credit
     full outer join reported_credit
-        on reported_credit.customer_id = expected_credit.customer_id
-        and reported_credit.currency = expected_credit.currency
+        on expected_credit.customer_id = reported_credit.customer_id
+        and expected_credit.currency = reported_credit.currency
     where coalesce(expected_credit.overapplied, 0) <> coalesce(reported_credit.overapplied, 0)
 
 ),

@@ -10,7 +10,6 @@ kpi as (
     from {{ ref('ar_kpis_monthly') }}
     where dimension_type = 'total'
         and period_end_date = {{ as_of }}
-
 ),
 
 balances as (
@@ -29,7 +28,6 @@ payments as (
     left join {{ ref('int_fx_rates_daily') }} as fx
         on balances.currency = fx.currency
         and fx.rate_date = {{ as_of }}
-
 ),
 
 final as (

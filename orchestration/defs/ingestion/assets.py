@@ -6,7 +6,6 @@ sources read. Tables of other entities wait for the customer master, so "unknown
 judged against the customers landed in the same run.
 """
 
-
 import datetime as dt
 import re
 from collections import Counter
@@ -14,22 +13,17 @@ from collections import Counter
 import dagster as dg
 
 from expectations.contracts import ENTITIES
-from orchestration.defs.ingestion.landing import LoadRecord, Validator, land_table
+from orchestration.audit import AuditTrail, record_loads
+from orchestration.defs.ingestion.landing import land_table
 from orchestration.defs.ingestion.readers import BatchRejected
-from orchestration.defs.quality.exceptions import write_owner_reports
-from orchestration.resources import WarehouseResource
+from orchestration.defs.keys import entity_key, raw_table_key
+from orchestration.defs.quality.freshness import record_if_stale
+from orchestration.defs.quality.store import LoadRecord, write_owner_reports
+from orchestration.privacy import pseudonym_key
+from orchestration.resources import RunOptions, WarehouseResource
 from orchestration.settings import Settings
-from orchestration.warehouse import ensure_entity_view, prepare_landing
 
 RAW_GROUP = "raw"
-
-
-def raw_table_key(raw_table: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", raw_table])
-
-
-def entity_key(entity_name: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", entity_name])
 
 
 def load_summary(records: list[LoadRecord]) -> dict[str, int]:
@@ -52,16 +46,12 @@ def dagster_owner(owner: str) -> str:
     return "team:" + re.sub(r"[^A-Za-z0-9_-]+", "_", owner).strip("_")
 
 
-def load_date(settings: Settings) -> dt.date:
+def load_date(as_of: dt.date) -> dt.date:
     """The reference day for landing's date sanity bounds: today, or a later as-of date."""
-    return max(dt.date.today(), settings.as_of_date)
+    return max(dt.date.today(), as_of)
 
 
-def _tables_by_entity(settings: Settings) -> dict[str, list[str]]:
-    return {name: settings.config.tables_of(name) for name in ENTITIES}
-
-
-def build_raw_table_asset(settings: Settings, source_name: str, table_name: str, validator: Validator) -> dg.AssetsDefinition:
+def build_raw_table_asset(settings: Settings, source_name: str, table_name: str) -> dg.AssetsDefinition:
     """The asset landing one configured source table."""
     src = settings.config.sources[source_name]
     tbl = src.tables[table_name]
@@ -81,27 +71,52 @@ def build_raw_table_asset(settings: Settings, source_name: str, table_name: str,
             f"quality.exceptions for {src.owner}."
         ),
     )
-    def _raw_table(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _raw_table(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, run: RunOptions
+    ) -> dg.MaterializeResult:
+        trail = AuditTrail(settings.home)
+        as_of = run.as_of(settings.config.as_of_date)
         with warehouse.connection() as con:
-            prepare_landing(con, _tables_by_entity(settings))
             try:
-                records = land_table(con, settings.config, source_name, table_name, validator,
-                                     load_date(settings), progress=context.log.info)
+                records = land_table(
+                    con,
+                    settings.config,
+                    source_name,
+                    table_name,
+                    load_date(as_of),
+                    progress=context.log.info,
+                    tombstone_key=pseudonym_key(settings.home),
+                )
             except BatchRejected as exc:
+                write_owner_reports(con, settings.exports_dir / "exceptions")
+                trail.record(
+                    "load",
+                    f"rejected: {exc.rule}",
+                    run_id=context.run_id,
+                    as_of=as_of,
+                    subject=raw_table,
+                    detail=str(exc),
+                )
                 raise dg.Failure(description=str(exc)) from None
-            finally:
+            record_loads(trail, records, context.run_id, as_of)
+            record_if_stale(con, settings.config, source_name, table_name)
+            rejected = [r for r in records if r.status == "rejected"]
+            if rejected:  # the owners of the data that blocks the run need the list now
                 write_owner_reports(con, settings.exports_dir / "exceptions")
         for rec in records:
             for warning in rec.warnings:
                 context.log.warning(warning)
             if rec.status == "loaded":
-                context.log.info(f"{rec.file}: {rec.rows_landed} landed, {rec.rows_accepted} accepted, "
-                                 f"{rec.rows_quarantined} quarantined")
-        rejected = [r for r in records if r.status == "rejected"]
+                context.log.info(
+                    f"{rec.file}: {rec.rows_landed} landed, {rec.rows_accepted} accepted, "
+                    f"{rec.rows_quarantined} quarantined"
+                )
         if rejected:
             raise dg.Failure(
                 description=f"{len(rejected)} batch(es) of {raw_table} rejected:\n"
-                + "\n".join(f"- {r.message}" for r in rejected),
+                + "\n".join(
+                    f"- {r.message}" + (f" (unchanged since {r.loaded_at})" if r.repeated else "") for r in rejected
+                ),
                 metadata=load_summary(records),
             )
         return dg.MaterializeResult(metadata=load_summary(records))
@@ -110,7 +125,8 @@ def build_raw_table_asset(settings: Settings, source_name: str, table_name: str,
 
 
 def build_entity_view_asset(settings: Settings, entity_name: str) -> dg.AssetsDefinition:
-    """The union view of one canonical entity over all its source tables."""
+    """The union view of one canonical entity over all its source tables (laid out by the
+    warehouse resource at the start of the run); this step reports its rows."""
     raw_tables = settings.config.tables_of(entity_name)
     ent = ENTITIES[entity_name]
 
@@ -122,22 +138,22 @@ def build_entity_view_asset(settings: Settings, entity_name: str) -> dg.AssetsDe
         description=f"All landed `{entity_name}` rows across sources (a view). {ent.description}",
     )
     def _entity_view(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.connection() as con:
-            prepare_landing(con, _tables_by_entity(settings))
-            ensure_entity_view(con, entity_name, raw_tables)
-            counts = Counter(dict(con.execute(
-                f"select _status, count(*) from raw.{entity_name} group by _status"
-            ).fetchall()))
-        return dg.MaterializeResult(metadata={
-            "source_tables": ", ".join(raw_tables) or "(none configured)",
-            "rows_accepted": counts.get("accepted", 0),
-            "rows_quarantined": counts.get("quarantined", 0),
-        })
+        with warehouse.connection(read_only=True) as con:
+            counts = Counter(
+                dict(con.execute(f"select _status, count(*) from raw.{entity_name} group by _status").fetchall())  # noqa: S608 (entity name from the contract)
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "source_tables": ", ".join(raw_tables) or "(none configured)",
+                "rows_accepted": counts.get("accepted", 0),
+                "rows_quarantined": counts.get("quarantined", 0),
+            }
+        )
 
     return _entity_view
 
 
-def build_ingestion_assets(settings: Settings, validator: Validator) -> list[dg.AssetsDefinition]:
-    tables = [build_raw_table_asset(settings, s, t, validator) for s, t, _, _ in settings.config.tables()]
+def build_ingestion_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    tables = [build_raw_table_asset(settings, s, t) for s, t, _, _ in settings.config.tables()]
     views = [build_entity_view_asset(settings, name) for name in ENTITIES]
     return tables + views

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import difflib
 import gc
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from expectations.rules import rule
+from orchestration.config import ColumnSpec, TableConfig
+from orchestration.secret_refs import redact
 from orchestration.warehouse import scalar
-
-from orchestration.config import TableConfig
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -38,9 +40,9 @@ LANDING_ROWS = "_landing_rows"
 class BatchRejected(Exception):
     """A batch unusable as a whole; the message names the file, the column and the rule."""
 
-    def __init__(self, rule: str, message: str, column: str | None = None) -> None:
+    def __init__(self, rule_name: str, message: str, column: str | None = None) -> None:
         super().__init__(message)
-        self.rule = rule
+        self.rule = rule(rule_name)
         self.column = column
 
 
@@ -62,14 +64,16 @@ def _sql_literal(value: str) -> str:
 
 
 def _header_names(path: Path, tbl: TableConfig) -> list[str]:
-    """The header row of a delimited file, read with the configured dialect."""
+    """The header row of a delimited file, read with the configured dialect; for a headerless
+    file, ``column_1`` .. ``column_n`` from its first row."""
     encoding = "utf-8-sig" if tbl.options.encoding == "utf-8" else tbl.options.encoding
+    wanted = tbl.options.header_row if tbl.options.header else 1
     try:
         with path.open(newline="", encoding=encoding) as handle:
             reader = csv.reader(handle, delimiter=tbl.options.delimiter, quotechar=tbl.options.quote)
             for index, row in enumerate(reader, start=1):
-                if index == tbl.options.header_row:
-                    return [name.strip() for name in row]
+                if index == wanted:
+                    return [name.strip() for name in row] if tbl.options.header else positional_names(len(row))
     except UnicodeDecodeError as exc:
         raise BatchRejected(
             "wrong_encoding",
@@ -79,36 +83,98 @@ def _header_names(path: Path, tbl: TableConfig) -> list[str]:
     raise BatchRejected("empty_file", f"{path}: empty file, no header row {tbl.options.header_row}")
 
 
-def _check_mapped_columns(file: str, available: list[str], tbl: TableConfig, entity_required: list[str]) -> None:
-    """Reject a batch whose header lacks a mapped required column, with a hint on the dialect."""
-    present = set(available)
+def positional_names(count: int) -> list[str]:
+    """Names of the columns of a headerless file."""
+    return [f"column_{i}" for i in range(1, count + 1)]
+
+
+def unique_header(header: list[str]) -> list[str]:
+    """The header with repeated names made addressable: the second ``Text`` becomes ``Text#2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+def source_name(spec: ColumnSpec) -> str | None:
+    """The (unique) header name a column spec reads; None for a constant."""
+    if spec.position is not None:
+        return f"column_{spec.position}"
+    if spec.column is None:
+        return None
+    return spec.column if spec.occurrence == 1 else f"{spec.column}#{spec.occurrence}"
+
+
+def _check_mapped_columns(file: str, header: list[str], tbl: TableConfig, entity_required: list[str]) -> None:
+    """Reject a batch whose header lacks a mapped column (required ones always; others when the
+    header was read), or maps a repeated header name without saying which occurrence."""
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    mapped_repeats = [spec.column for spec in tbl.columns.values() if spec.column in repeated and spec.occurrence == 1]
+    if mapped_repeats and not set(mapped_repeats) <= set(tbl.options.ignore_columns):
+        raise BatchRejected(
+            "duplicate_header",
+            f"{file}: header repeats column(s) {repeated} and the mapping reads {sorted(set(mapped_repeats))}; "
+            "say which one with occurrence: 2 (the first is occurrence 1 only when the name is unique)",
+        )
+    present = set(unique_header(header))
     for canonical in entity_required:
-        source_col = tbl.columns[canonical]
-        if source_col not in present:
-            hint = ""
-            if len(available) == 1 and any(sep in available[0] for sep in ";\t|,"):
-                hint = f"; the header parsed as one column {available[0]!r}: check options.delimiter"
-            raise BatchRejected(
-                "missing_required_column",
-                f"{file}: missing required column {source_col!r} (mapped to {canonical!r}){hint}",
-                column=canonical,
-            )
+        spec = tbl.columns[canonical]
+        name = source_name(spec)
+        if name is None or name in present:
+            continue
+        hint = ""
+        if len(header) == 1 and any(sep in header[0] for sep in ";\t|,"):
+            hint = f"; the header parsed as one column {header[0]!r}: check options.delimiter"
+        else:
+            close = difflib.get_close_matches(spec.column or name, header, n=1, cutoff=0.6)
+            hint = (f"; did you mean {close[0]!r}?" if close else "") + f" The file's header: {header}"
+        raise BatchRejected(
+            "required_column_missing",
+            f"{file}: missing required column {spec.label()} (mapped to {canonical!r}){hint}",
+            column=canonical,
+        )
 
 
 def _select_mapped(tbl: TableConfig, available: list[str], relation: str) -> str:
-    """SELECT of canonical VARCHAR columns, a row number, and unmapped columns as JSON."""
+    """SELECT of canonical VARCHAR columns, unmapped columns as JSON (``_extra``) and ``_keep``
+    (the row belongs to this table under its row filter). ``available`` is the unique header."""
     present = set(available)
     parts = []
-    for canonical, source_col in tbl.columns.items():
-        value = f"cast({_quote_ident(source_col)} as varchar)" if source_col in present else "null"
+    for canonical, spec in tbl.columns.items():
+        name = source_name(spec)
+        if spec.is_constant:
+            value = _sql_literal(spec.value or "")
+        elif name in present:
+            value = f"cast({_quote_ident(name)} as varchar)"
+        else:
+            value = "cast(null as varchar)"
         parts.append(f"{value} as {canonical}")
-    extras = [c for c in available if c not in set(tbl.columns.values())]
+    read = {source_name(spec) for spec in tbl.read_specs()}
+    ignored = set(tbl.options.ignore_columns)
+    extras = [c for c in available if c not in read and c.split("#")[0] not in ignored]
     if extras:
         pairs = ", ".join(f"{_sql_literal(c)}, cast({_quote_ident(c)} as varchar)" for c in extras)
         parts.append(f"cast(json_object({pairs}) as varchar) as _extra")
     else:
         parts.append("cast(null as varchar) as _extra")
-    return f"select {', '.join(parts)} from {relation}"
+    parts.append(f"{_row_filter(tbl, present)} as _keep")
+    return f"select {', '.join(parts)} from {relation}"  # noqa: S608 (source names quoted by _quote_ident, literals by _sql_literal)
+
+
+def _row_filter(tbl: TableConfig, present: set[str]) -> str:
+    """SQL true for the rows a table takes under its ``rows:`` filter (every row without one)."""
+    if tbl.rows is None:
+        return "true"
+    conditions = []
+    for name in tbl.rows.present:
+        ref = _quote_ident(name) if name in present else "cast(null as varchar)"
+        conditions.append(f"nullif(trim(cast({ref} as varchar)), '') is not null")
+    for name in tbl.rows.not_negative:
+        ref = _quote_ident(name) if name in present else "cast(null as varchar)"
+        conditions.append(f"not coalesce(starts_with(trim(cast({ref} as varchar)), '-'), false)")
+    return " and ".join(conditions) or "true"
 
 
 def _materialize(con: duckdb.DuckDBPyConnection, select_sql: str, append: bool = False) -> int:
@@ -121,28 +187,29 @@ def _materialize(con: duckdb.DuckDBPyConnection, select_sql: str, append: bool =
     """
     if append:
         con.execute(f"insert into {LANDING_ROWS} {select_sql}")
-        return scalar(con, f"select count(*) from {LANDING_ROWS}")
-    con.execute(f"create or replace temp table {LANDING_ROWS} as {select_sql}")
-    con.execute(f"create or replace temp view {LANDING} as {numbered_rows_sql(LANDING_ROWS)}")
-    return scalar(con, f"select count(*) from {LANDING_ROWS}")
+    else:
+        con.execute(f"create or replace temp table {LANDING_ROWS} as {select_sql}")
+        con.execute(f"create or replace temp view {LANDING} as {numbered_rows_sql(LANDING_ROWS)}")
+    return scalar(con, f"select count(*) from {LANDING_ROWS} where _keep")  # noqa: S608 (source names quoted by _quote_ident, literals by _sql_literal)
 
 
 def numbered_rows_sql(table: str) -> str:
-    """The rows of a table landed in order, with ``_row_number`` counting from 1."""
-    return f"select *, rowid - (select min(rowid) from {table}) + 1 as _row_number from {table}"
+    """The rows of a table landed in order that it takes (``_keep``), with ``_row_number`` the
+    data row of the file counting from 1 (rows another table takes still count)."""
+    numbered = f"select *, rowid - (select min(rowid) from {table}) + 1 as _row_number from {table}"  # noqa: S608 (source names quoted by _quote_ident, literals by _sql_literal)
+    return f"select * exclude (_keep) from ({numbered}) where _keep"  # noqa: S608 (source names quoted by _quote_ident, literals by _sql_literal)
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
     opts = tbl.options
-    header = _header_names(path, tbl)
-    _check_mapped_columns(str(path), header, tbl, required)
-    if len(set(header)) != len(header):
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        raise BatchRejected("duplicate_header", f"{path}: header repeats column(s) {dupes}")
+    raw_header = _header_names(path, tbl)
+    _check_mapped_columns(str(path), raw_header, tbl, required)
+    header = unique_header(raw_header)
     columns = "{" + ", ".join(f"{_sql_literal(h)}: 'VARCHAR'" for h in header) + "}"
     reader = (
         f"read_csv({_sql_literal(str(path))}, columns={columns}, header=false, "
-        f"skip={opts.header_row}, delim={_sql_literal(opts.delimiter)}, quote={_sql_literal(opts.quote)}, "
+        f"skip={opts.header_row if opts.header else 0}, delim={_sql_literal(opts.delimiter)}, "
+        f"quote={_sql_literal(opts.quote)}, "
         f"escape={_sql_literal(opts.quote)}, encoding={_sql_literal(opts.encoding)}, auto_detect=false, "
         "strict_mode=true, null_padding=false)"
     )
@@ -155,11 +222,15 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, requi
 
 
 def _extra_warning(file: str, available: list[str], tbl: TableConfig) -> list[str]:
-    extras = [c for c in available if c not in set(tbl.columns.values())]
+    if tbl.rows is not None:  # a derived table reads a few columns of a file its own table maps
+        return []
+    read = {source_name(spec) for spec in tbl.read_specs()}
+    ignored = set(tbl.options.ignore_columns)
+    extras = [c for c in available if c not in read and c.split("#")[0] not in ignored]
     return [f"{file}: unmapped column(s) {extras} kept in _extra"] if extras else []
 
 
-def _cell_text(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
     """Text of a spreadsheet/query cell; dates become ISO so the typed layer parses them."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -178,17 +249,19 @@ def _text_table(rows: list[tuple], header: list[str]) -> pa.Table:
     """Cells as an Arrow table of text columns. A column that holds only text (most query
     results) goes to Arrow as it is; any other is converted cell by cell, which costs seconds
     per million rows."""
-    columns = list(zip(*rows)) if rows else [()] * len(header)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
     arrays = []
     for values in columns:
         try:
             arrays.append(pa.array(values, type=pa.string()))
         except (pa.ArrowTypeError, pa.ArrowInvalid):
-            arrays.append(pa.array([_cell_text(v) for v in values], type=pa.string()))
+            arrays.append(pa.array([cell_text(v) for v in values], type=pa.string()))
     return pa.Table.from_arrays(arrays, names=header)
 
 
-def _append_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple], tbl: TableConfig, header: list[str], append: bool) -> int:
+def _append_rows(
+    con: duckdb.DuckDBPyConnection, rows: list[tuple], tbl: TableConfig, header: list[str], append: bool
+) -> int:
     """Land (or append) rows of cells as text through the same mapping as a CSV."""
     con.register("_landing_cells", _text_table(rows, header))
     try:
@@ -211,9 +284,14 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, requ
         workbook.close()
     if not rows:
         raise BatchRejected("empty_file", f"{path}: no header at row {tbl.options.header_row}")
-    header = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(rows[0])]
-    body = [r for r in rows[1:] if any(v is not None for v in r)]
-    _check_mapped_columns(str(path), header, tbl, required)
+    if tbl.options.header:
+        raw_header = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(rows[0])]
+        body = rows[1:]
+    else:
+        raw_header, body = positional_names(max(len(r) for r in rows)), rows
+    body = [r for r in body if any(v is not None for v in r)]
+    _check_mapped_columns(str(path), raw_header, tbl, required)
+    header = unique_header(raw_header)
     landed = _append_rows(con, body, tbl, header, append=False)
     return LandedBatch(str(path), landed, _extra_warning(str(path), header, tbl))
 
@@ -221,7 +299,7 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, requ
 def read_parquet(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
     relation = f"read_parquet({_sql_literal(str(path))})"
     try:
-        header = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]
+        header = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]  # noqa: S608 (source names quoted by _quote_ident, literals by _sql_literal)
     except duckdb.Error as exc:
         raise BatchRejected("unparseable_file", f"{path}: not a readable Parquet file ({exc})") from None
     _check_mapped_columns(str(path), header, tbl, required)
@@ -231,12 +309,9 @@ def read_parquet(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, r
 
 def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, required: list[str]) -> LandedBatch:
     """JSON lines read with every mapped key as VARCHAR: a wrong-typed value stays text."""
-    mapped = sorted(set(tbl.columns.values()))
+    mapped = sorted(set(tbl.source_columns()))
     columns = "{" + ", ".join(f"{_sql_literal(c)}: 'VARCHAR'" for c in mapped) + "}"
-    relation = (
-        f"read_json({_sql_literal(str(path))}, format='newline_delimited', columns={columns}, "
-        "auto_detect=false)"
-    )
+    relation = f"read_json({_sql_literal(str(path))}, format='newline_delimited', columns={columns}, auto_detect=false)"
     try:
         rows = _materialize(con, _select_mapped(tbl, mapped, relation))
     except duckdb.Error as exc:
@@ -245,16 +320,19 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, req
     return LandedBatch(str(path), rows)
 
 
-def _reject_absent_required(con: duckdb.DuckDBPyConnection, file: str, tbl: TableConfig, required: list[str], rows: int) -> None:
+def _reject_absent_required(
+    con: duckdb.DuckDBPyConnection, file: str, tbl: TableConfig, required: list[str], rows: int
+) -> None:
     """For schemaless batches (JSON): a required key absent from every row is a missing column."""
     if rows == 0:
         return
     for canonical in required:
-        present = scalar(con, f"select count({canonical}) from {LANDING}")
+        present = scalar(con, f"select count({canonical}) from {LANDING}")  # noqa: S608 (source names quoted by _quote_ident, literals by _sql_literal)
         if present == 0:
             raise BatchRejected(
-                "missing_required_column",
-                f"{file}: required key {tbl.columns[canonical]!r} (mapped to {canonical!r}) is absent from every row",
+                "required_column_missing",
+                f"{file}: required key {tbl.columns[canonical].label()} (mapped to {canonical!r}) is absent "
+                "from every row",
                 column=canonical,
             )
 
@@ -285,16 +363,28 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, required: list[str]) -> LandedBatch:
-    """Run a read-only query over any SQLAlchemy URL; the batch's 'file' is the redacted URL.
+def read_query(
+    con: duckdb.DuckDBPyConnection,
+    url: str,
+    tbl: TableConfig,
+    required: list[str],
+    on_rows: Callable[[int], None] = lambda _rows: None,
+    secrets: Sequence[str] = (),
+) -> LandedBatch:
+    """Run a read-only query over any SQLAlchemy URL; the batch's 'file' is the URL without its
+    password. ``on_rows`` hears of each chunk fetched (the landing's progress lines); ``secrets``
+    (the values the URL's ``${NAME}`` references resolved to) never reach a message or a label.
 
     SQLAlchemy opens the connection; rows come from the driver's cursor as plain tuples, because
     wrapping each in a SQLAlchemy Row and back into a tuple added about a second per million rows.
     """
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
-    label = f"{engine.url.render_as_string(hide_password=True)}#{tbl.entity}"
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise BatchRejected("query_failed", redact(f"not a usable database URL: {exc}", [url, *secrets])) from None
+    label = redact(f"{engine.url.render_as_string(hide_password=True)}#{tbl.entity}", secrets)
     try:
         connection = engine.raw_connection()
         try:
@@ -302,10 +392,12 @@ def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, requi
                 cursor = _streaming_cursor(engine, connection)
                 cursor.execute(tbl.query or "")
                 rows, landed = cursor.fetchmany(QUERY_CHUNK_ROWS), 0
-                header = [str(column[0]).strip() for column in cursor.description]
-                _check_mapped_columns(label, header, tbl, required)
+                raw_header = [str(column[0]).strip() for column in cursor.description]
+                _check_mapped_columns(label, raw_header, tbl, required)
+                header = unique_header(raw_header)
                 while True:
                     landed = _append_rows(con, rows, tbl, header, append=landed > 0)
+                    on_rows(len(rows))
                     if len(rows) < QUERY_CHUNK_ROWS:
                         break
                     rows = cursor.fetchmany(QUERY_CHUNK_ROWS)
@@ -313,7 +405,7 @@ def read_query(con: duckdb.DuckDBPyConnection, url: str, tbl: TableConfig, requi
             connection.close()
     except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
         reason = str(exc.__cause__ or exc).splitlines()[0]
-        raise BatchRejected("query_failed", f"{label}: query failed: {reason}") from None
+        raise BatchRejected("query_failed", redact(f"{label}: query failed: {reason}", secrets)) from None
     finally:
         engine.dispose()
     return LandedBatch(label, landed, _extra_warning(label, header, tbl))

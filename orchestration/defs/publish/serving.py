@@ -8,22 +8,56 @@ old inode lives on while it is open) and a failed publish leaves yesterday's fil
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import os
+import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from openpyxl import Workbook
 
+from expectations.sql import lit
+from orchestration.defs.publish.descriptions import TableDocs, comment_tables
+from orchestration.privacy import PublishPrivacy
+from orchestration.progress import Progress
+from orchestration.spreadsheet_safety import neutralised_sql
 from orchestration.warehouse import connect, scalar
+from orchestration.workbooks import Sheet, columns_of, write_workbook
 
+#: The serving file's default storage format: DuckDB 1.5+ readers open it (``serving.storage_version``).
+STORAGE_VERSION = "v1.5.0"
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 #: Schemas BI tools and finance read. Everything else stays in the working warehouse.
-CONSUMER_SCHEMAS = ("marts", "ml", "forecast", "quality", "writeback")
+CONSUMER_SCHEMAS = ("marts", "ml", "forecast", "quality", "writeback", "audit")
 #: Summary tables finance opens in a spreadsheet (every forecast table too); the rest is Parquet.
-XLSX_TABLES = frozenset({"ar_kpis_monthly", "ar_expected_credit_loss", "payment_behavior",
-                         "billing_cohort_collection_curves", "customer_credit_balances"})
+XLSX_TABLES = frozenset(
+    {
+        "ar_kpis_monthly",
+        "ar_expected_credit_loss",
+        "payment_behavior",
+        "billing_cohort_collection_curves",
+        "customer_credit_balances",
+    }
+)
+#: The order a person reads each sheet in (identifiers checked against the table's columns; a
+#: table not listed, or whose columns moved, is sorted by all its columns, so rows never come out
+#: in the arbitrary order parallel copies leave them in).
+XLSX_ORDER: dict[str, tuple[str, ...]] = {
+    "ar_kpis_monthly": ("dimension_type desc", "dimension_value", "month_end"),
+    "ar_expected_credit_loss": ("segment", "bucket_order"),
+    "payment_behavior": ("open_amount_reporting desc", "customer_id"),
+    "billing_cohort_collection_curves": (
+        "dimension_type desc",
+        "dimension_value",
+        "cohort_month",
+        "months_since_billing",
+    ),
+    "customer_credit_balances": ("credit_balance_reporting desc", "customer_id", "currency"),
+    "cash_forecast_weekly": ("series desc", "currency", "week_index"),
+    "cash_forecast_history": ("as_of_date desc", "method", "scenario", "series desc", "currency", "week_index"),
+    "forecast_accuracy": ("grain", "method", "series desc", "currency", "origin_date", "week_index"),
+}
 #: A sheet is for reading: past this many rows (a per-customer table of a large company) the
 #: table is exported as Parquet only. Writing a 50,000-row sheet took 15 s of a publish.
 XLSX_MAX_ROWS = 10_000
@@ -40,8 +74,8 @@ def consumer_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[
     """(schema, table) of every table or view in the consumer schemas of an attached catalog."""
     placeholders = ", ".join("?" for _ in CONSUMER_SCHEMAS)
     rows = con.execute(
-        f"select table_schema, table_name from information_schema.tables "
-        f"where table_catalog = ? and table_schema in ({placeholders}) order by 1, 2",
+        f"select table_schema, table_name from information_schema.tables "  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
+        f"where table_catalog = ? and table_schema in ({placeholders}) order by 1, 2",  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
         [catalog, *CONSUMER_SCHEMAS],
     ).fetchall()
     return [(schema, name) for schema, name in rows]
@@ -55,26 +89,49 @@ def _connect(path: Path, memory_limit: str | None, read_only: bool = False) -> d
     return con
 
 
-def build_serving_file(warehouse: Path, target: Path, as_of: dt.date, run_id: str,
-                       memory_limit: str | None = None) -> list[PublishedTable]:
-    """Write a complete serving database at ``target`` from the warehouse (read-only)."""
+def build_serving_file(
+    warehouse: Path,
+    target: Path,
+    as_of: dt.date,
+    run_id: str,
+    memory_limit: str | None = None,
+    storage_version: str = STORAGE_VERSION,
+    docs: dict[tuple[str, str], TableDocs] | None = None,
+    progress: Callable[[str], None] = lambda _line: None,
+    privacy: PublishPrivacy | None = None,
+) -> list[PublishedTable]:
+    """Write a complete serving database at ``target`` from the warehouse (read-only), in the
+    storage format ``storage_version`` (``serving.storage_version``; a validated version string),
+    with the dbt docs as table and column comments and personal columns rendered by ``privacy``
+    (masked by default); rows copied are reported through ``progress``."""
     target.unlink(missing_ok=True)
-    con = _connect(target, memory_limit)
+    con = _connect(Path(":memory:"), memory_limit)
     try:
-        con.execute(f"attach '{warehouse}' as wh (read_only)")
+        con.execute(f"attach {lit(str(target))} as serving (storage_version {lit(storage_version)})")
+        con.execute("use serving")
+        con.execute(f"attach {lit(str(warehouse))} as wh (read_only)")
+        if privacy is not None:
+            privacy.prepare(con)
         published = []
+        copied = Progress("publishing: tables copied into the serving file", progress)
         for schema, name in consumer_tables(con, "wh"):
             con.execute(f"create schema if not exists {schema}")
-            con.execute(f"create table {schema}.{name} as select * from wh.{schema}.{name}")
-            rows = scalar(con, f"select count(*) from {schema}.{name}")
+            select = privacy.select(con, "wh", schema, name) if privacy is not None else "*"
+            con.execute(f"create table {schema}.{name} as select {select} from wh.{schema}.{name}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
+            rows = scalar(con, f"select count(*) from {schema}.{name}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
             published.append(PublishedTable(schema, name, rows))
+            copied.add(rows, f"{schema}.{name}")
         con.execute("create schema if not exists meta")
         con.execute(
             "create table meta.publication as select ?::date as as_of_date, ?::timestamp as published_at, ? as run_id",
             [as_of.isoformat(), dt.datetime.now().replace(microsecond=0), run_id],
         )
+        comment_tables(con, docs or {}, [(t.schema, t.name) for t in published])
+        copied.finish(f"{len(published)} tables")
         con.execute("detach wh")
-        con.execute("checkpoint")
+        con.execute("checkpoint serving")
+        con.execute("use memory")
+        con.execute("detach serving")
     finally:
         con.close()
     return published
@@ -90,47 +147,122 @@ def _swap_in(pending: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_xlsx(con: duckdb.DuckDBPyConnection, relation: str, target: Path) -> None:
-    """One sheet with a header row; streamed (write-only) since pandas' writer is several times slower.
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str, str | None]]:
+    """(name, DuckDB type, description) of a published table's columns, in table order; a name
+    that is not a plain identifier is refused, since names are spliced into export SQL."""
+    columns = con.execute(
+        "select column_name, data_type, comment from duckdb_columns() "
+        "where database_name = current_database() and schema_name = ? and table_name = ? order by column_index",
+        [schema, table],
+    ).fetchall()
+    for name, _, _ in columns:
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"{schema}.{table}: column name {name!r} is not a plain identifier; not exported")
+    return columns
+
+
+def publication_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The as-of date of the publication a serving connection reads (``meta.publication``)."""
+    row = con.execute("select max(as_of_date) from meta.publication").fetchone()
+    return row[0] if row else None
+
+
+def _order_by(table: str, column_names: list[str]) -> str:
+    """The sheet's sort, from ``XLSX_ORDER`` when every column it names exists, else all columns."""
+    wanted = XLSX_ORDER.get(table, ())
+    if wanted and all(term.split()[0] in column_names for term in wanted):
+        return ", ".join(
+            f'"{term.split()[0]}" {"desc" if term.endswith(" desc") else "asc"} nulls last' for term in wanted
+        )
+    return "all"
+
+
+def write_xlsx(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: Path, as_of: str = "") -> None:
+    """One formatted sheet (``orchestration.workbooks``): readable headers with the column
+    descriptions as notes, number and date formats, a sensible sort, print setup.
 
     Excel has no decimal type: amounts become numbers, which is what a spreadsheet user expects.
     """
-    result = con.execute(f"select * from {relation}")
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(relation.split(".")[-1][:31])
-    sheet.append([column[0] for column in result.description])
-    while rows := result.fetchmany(10_000):
-        for row in rows:
-            sheet.append([float(v) if isinstance(v, decimal.Decimal) else v for v in row])
-    book.save(target)
+    columns = _columns(con, schema, table)
+    names = [name for name, _, _ in columns]
+    rows = con.execute(f'select * from {schema}."{table}" order by {_order_by(table, names)}').fetchall()  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
+    described = con.execute(
+        "select comment from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    title = [f"{schema}.{table}" + (f" as of {as_of}" if as_of else "")]
+    if described and described[0]:
+        title.append(described[0])
+    sheet = Sheet(
+        name=table,
+        columns=columns_of([(n, t) for n, t, _ in columns], {n: c for n, _, c in columns if c}),
+        rows=rows,
+        title=title,
+    )
+    write_workbook(target, [sheet])
 
 
-def write_exports(serving: Path, exports_dir: Path, tables: list[PublishedTable], memory_limit: str | None = None) -> None:
-    """Parquet for every published table, XLSX for the small ones, one folder per schema.
+def write_csv(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: Path) -> None:
+    """A CSV of a whole table for leadership and spreadsheets, written by DuckDB (millions of rows
+    in seconds) with every text column through the spreadsheet safety rule."""
+    columns = _columns(con, schema, table)
+    quoted = [(f'"{name}"', typ) for name, typ, _ in columns]
+    select = ", ".join(f"{neutralised_sql(q)} as {q}" if typ == "VARCHAR" else q for q, typ in quoted)
+    order = f" order by {_order_by(table, [n for n, _, _ in columns])}" if table in XLSX_ORDER else ""
+    con.execute(f'copy (select {select} from {schema}."{table}"{order}) to {lit(str(target))} (format csv, header)')  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
+
+
+def write_exports(
+    serving: Path,
+    exports_dir: Path,
+    tables: list[PublishedTable],
+    memory_limit: str | None = None,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> None:
+    """Parquet and CSV for every published table, XLSX for the small ones, one folder per schema.
 
     Each schema folder is rebuilt beside the old one and swapped in; other folders under
     ``exports/`` (the owners' exception files) are left alone.
     """
     con = _connect(serving, memory_limit, read_only=True)
     try:
+        as_of = publication_as_of(con)
+        written = Progress("exporting Parquet, CSV and XLSX", progress)
         for schema in sorted({t.schema for t in tables}):
             pending = exports_dir / f"{schema}.new"
             shutil.rmtree(pending, ignore_errors=True)
             pending.mkdir(parents=True)
             for table in (t for t in tables if t.schema == schema):
                 relation = f"{schema}.{table.name}"
-                con.execute(f"copy {relation} to '{pending / table.name}.parquet' (format parquet)")
+                con.execute(f"copy {relation} to {lit(str(pending / table.name) + '.parquet')} (format parquet)")
+                write_csv(con, schema, table.name, pending / f"{table.name}.csv")
                 if 0 < table.rows <= XLSX_MAX_ROWS and (table.name in XLSX_TABLES or schema == "forecast"):
-                    write_xlsx(con, relation, pending / f"{table.name}.xlsx")
+                    write_xlsx(
+                        con, schema, table.name, pending / f"{table.name}.xlsx", as_of.isoformat() if as_of else ""
+                    )
+                written.add(table.rows, relation)
             _swap_in(pending, exports_dir / schema)
+        written.finish(f"{len(tables)} tables")
     finally:
         con.close()
 
 
-def publish(warehouse: Path, serving: Path, as_of: dt.date, run_id: str,
-            memory_limit: str | None = None) -> list[PublishedTable]:
+def publish(
+    warehouse: Path,
+    serving: Path,
+    as_of: dt.date,
+    run_id: str,
+    memory_limit: str | None = None,
+    storage_version: str = STORAGE_VERSION,
+    docs: dict[tuple[str, str], TableDocs] | None = None,
+    progress: Callable[[str], None] = lambda _line: None,
+    privacy: PublishPrivacy | None = None,
+) -> list[PublishedTable]:
     """Build the new serving file next to the old one and swap it in with one rename."""
     pending = serving.with_name(serving.name + ".pending")
-    tables = build_serving_file(warehouse, pending, as_of, run_id, memory_limit)
+    tables = build_serving_file(
+        warehouse, pending, as_of, run_id, memory_limit, storage_version, docs, progress, privacy=privacy
+    )
     os.replace(pending, serving)
     return tables

@@ -1,12 +1,15 @@
 """The dbt project as Dagster assets, with the one translator of the project.
 
-Asset keys are ``<schema>/<table>`` (``marts/fct_ar_invoices``) and groups are the layers, so the
-UI shows raw → staging → intermediate → marts. dbt tests become asset checks; ``dbt build`` skips
-everything downstream of a failing error-severity test and fails the step, so a broken key or an
-unreconciled balance blocks publishing in the same run.
+Asset keys are ``<schema>/<table>`` (``marts/fct_ar_invoices``): the layer a table lives in. Groups
+are the areas the folders declare in ``dbt_project.yml`` (``+meta: {dagster: {group: ...}}``), in
+the order data flows, so the UI reads left to right: staging → ar → collections → kpis. dbt tests
+become asset checks; ``dbt build`` skips everything downstream of a failing error-severity test
+and fails the step, so a broken key or an unreconciled balance blocks publishing in the same run.
+The run's as-of date (and a full refresh) come from the run's :class:`RunOptions`, so the UI can
+rebuild any past day.
 """
 
-
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -22,11 +25,16 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging import version
 
 from orchestration.config import REPO_ROOT
+from orchestration.defs.transform.metadata import with_table_metadata
+from orchestration.permissions import restrict_tree
+from orchestration.resources import RunOptions
 from orchestration.settings import Settings
 
 DBT_DIR = REPO_ROOT / "dbt_project"
-#: dbt from this interpreter's environment, so a venv that is not on PATH still works.
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+#: dbt from this interpreter's environment (a venv need not be on PATH), started through the guard
+#: that kills it when the run's process dies (``dbt_guard``): ``python -m ...dbt_guard <dbt args>``.
+DBT_EXECUTABLE = sys.executable
+DBT_GUARD = ["-m", "orchestration.defs.transform.dbt_guard"]
 #: Files whose change needs a new manifest, and folders of dbt's own output that hold none.
 _WATCHED = (".sql", ".yml", ".md")
 _NOT_SOURCE = frozenset({"target", "dbt_packages", "logs"})
@@ -45,23 +53,43 @@ class InflowDbtTranslator(DagsterDbtTranslator):
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
+    def get_asset_check_spec(
+        self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetCheckSpec | None:
+        """dagster-dbt's check, with a description a person can read when the test has none."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
             return "raw"
-        return dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
+        group = dbt_resource_props.get("config", {}).get("meta", {}).get("dagster", {}).get("group")
+        if not group:
+            raise ValueError(
+                f"dbt model {dbt_resource_props['name']} is in a folder without a Dagster group "
+                "(+meta: {dagster: {group: ...}} in dbt_project.yml)"
+            )
+        return group
 
 
-def dbt_vars(settings: Settings) -> dict[str, Any]:
-    """The run's settings as dbt vars: everything is computed as of one date."""
-    aging = settings.config.aging
-    return {
-        "as_of_date": settings.as_of_date.isoformat(),
-        "reporting_currency": settings.config.reporting_currency,
-        "aging_basis": aging.basis,
-        "aging_buckets": list(aging.buckets),
-        "missing_due_date_terms_days": aging.missing_due_date_terms_days,
-        "aging_history_days": aging.history_days,
+def describe_test(test: Mapping[str, Any]) -> str:
+    """A sentence for a generic dbt test, from its name and arguments, and whether it blocks."""
+    metadata = test.get("test_metadata") or {}
+    kwargs = metadata.get("kwargs", {})
+    column = kwargs.get("column_name")
+    blocks = "blocks publishing" if test.get("config", {}).get("severity", "error").lower() == "error" else "warns"
+    sentences = {
+        "unique": f"every {column} appears once",
+        "not_null": f"no {column} is null",
+        "accepted_values": f"{column} is one of {', '.join(map(str, kwargs.get('values', [])))}",
+        "relationships": f"every {column} is a {kwargs.get('field')} of {str(kwargs.get('to', '')).strip()}",
+        "unique_combination_of_columns": f"each ({', '.join(kwargs.get('combination_of_columns', []))}) appears once",
+        "expression_is_true": f"every row satisfies {kwargs.get('expression')}",
     }
+    what = sentences.get(metadata.get("name", ""), metadata.get("name") or test.get("name", "a data test"))
+    return f"{what} ({blocks} when it fails)."
 
 
 def _project_sources(project_dir: Path) -> Iterator[Path]:
@@ -71,12 +99,26 @@ def _project_sources(project_dir: Path) -> Iterator[Path]:
         yield from (Path(root, name) for name in files if name.endswith(_WATCHED))
 
 
+def source_fingerprint(project_dir: Path) -> str:
+    """A digest of every project file's path, size and modification time: it changes when a file
+    is edited, added, removed or moved (a move keeps the file's mtime, so comparing times with the
+    manifest's would miss it)."""
+    entries = sorted(
+        f"{p.relative_to(project_dir).as_posix()}|{p.stat().st_size}|{p.stat().st_mtime_ns}"
+        for p in _project_sources(project_dir)
+    )
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+def _fingerprint_path(project: DbtProject) -> Path:
+    return project.manifest_path.parent / "inflow_sources.sha256"
+
+
 def _manifest_is_stale(project: DbtProject) -> bool:
-    manifest = project.manifest_path
-    if not manifest.exists():
+    recorded = _fingerprint_path(project)
+    if not project.manifest_path.exists() or not recorded.exists():
         return True
-    built = manifest.stat().st_mtime
-    return any(p.stat().st_mtime > built for p in _project_sources(Path(project.project_dir)))
+    return recorded.read_text() != source_fingerprint(Path(project.project_dir))
 
 
 def run_target_path(settings: Settings, run_id: str) -> Path:
@@ -85,21 +127,28 @@ def run_target_path(settings: Settings, run_id: str) -> Path:
     Older runs' folders beyond the newest ``DBT_RUNS_KEPT`` are removed first, so a scheduled
     deployment does not fill its disk with them.
     """
-    runs = settings.home / "dbt"
+    runs = settings.dbt_runs_dir
     if runs.is_dir():
         previous = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in previous[DBT_RUNS_KEPT - 1:]:
+        for old in previous[DBT_RUNS_KEPT - 1 :]:
             shutil.rmtree(old, ignore_errors=True)
     return runs / run_id
 
 
+def run_manifest(settings: Settings, run_id: str) -> Path:
+    """The manifest of the dbt build of one run (its docs as built), else the project's parsed one."""
+    built = settings.dbt_runs_dir / run_id / "manifest.json"
+    return built if built.is_file() else DBT_DIR / "target" / "manifest.json"
+
+
 def dbt_project(settings: Settings) -> DbtProject:
-    """The dbt project, parsed into a manifest when the manifest is missing or older than the code."""
-    os.environ["INFLOW_WAREHOUSE"] = str(settings.warehouse_path)
-    os.environ["INFLOW_DUCKDB_MEMORY_LIMIT"] = settings.config.engine.memory_limit
-    project = DbtProject(project_dir=DBT_DIR)
+    """The dbt project with this home's profile, parsed into a manifest when the manifest is
+    missing or older than the code."""
+    project = DbtProject(project_dir=DBT_DIR, profiles_dir=settings.write_dbt_profile())
     if _manifest_is_stale(project):
+        fingerprint = source_fingerprint(Path(project.project_dir))
         dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        _fingerprint_path(project).write_text(fingerprint)
     return project
 
 
@@ -122,20 +171,46 @@ class InflowDbtCli(DbtCliResource):
 
 
 def dbt_cli(project: DbtProject) -> InflowDbtCli:
-    return InflowDbtCli(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+    """The dbt CLI resource: dbt as a guarded child (``DBT_GUARD`` goes before dbt's own arguments)."""
+    return InflowDbtCli(
+        project_dir=project,
+        profiles_dir=str(project.profiles_dir),
+        dbt_executable=DBT_EXECUTABLE,
+        global_config_flags=DBT_GUARD,
+    )
+
+
+def build_args(settings: Settings, run: RunOptions) -> list[str]:
+    """``dbt build`` for one run: every var as of the run's date. dbt unit tests check SQL logic on
+    mocked rows, not data: they run in the test suite, not in every production run."""
+    args = [
+        "build",
+        "--vars",
+        json.dumps(settings.config.dbt_vars(run.as_of(settings.config.as_of_date))),
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    return [*args, "--full-refresh"] if run.full_refresh else args
 
 
 def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, InflowDbtCli]:
     project = dbt_project(settings)
     translator = InflowDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-    run_vars = json.dumps(dbt_vars(settings))
 
-    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
-                name="dbt_models")
-    def _dbt_models(context: dg.AssetExecutionContext, dbt: InflowDbtCli) -> Iterator[Any]:
-        """Builds and tests every dbt model as of the run's date. dbt unit tests check SQL logic on
-        mocked rows, not data: they run in the test suite, not in every production run."""
-        yield from dbt.cli(["build", "--vars", run_vars, "--exclude-resource-type", "unit_test"],
-                           context=context, target_path=run_target_path(settings, context.run_id)).stream()
+    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator, name="dbt_models")
+    def _dbt_models(context: dg.AssetExecutionContext, dbt: InflowDbtCli, run: RunOptions) -> Iterator[Any]:
+        """Builds and tests every dbt model as of the run's date."""
+        target = run_target_path(settings, context.run_id)
+        try:
+            events = dbt.cli(build_args(settings, run), context=context, target_path=target).stream()
+            yield from with_table_metadata(
+                events,
+                context.asset_key_for_output,
+                settings.warehouse_path,
+                settings.config.reporting_currency,
+                settings.config.engine.memory_limit,
+            )
+        finally:
+            restrict_tree(target)
 
     return _dbt_models, dbt_cli(project)

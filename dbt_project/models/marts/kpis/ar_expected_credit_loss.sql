@@ -2,8 +2,8 @@
     bucket, the roll rate to the next bucket (or, from the last bucket, to write-off), the loss
     rate chained from it to write-off, and the allowance on the as_of exposure. -#}
 {%- set buckets = aging_bucket_bounds(var('aging_buckets')) -%}
-{%- set floor = var('ecl_loss_rate_floor', 0.001) -%}
-{%- set ceiling = var('ecl_loss_rate_ceiling', 1) -%}
+{%- set floor = var('ecl_loss_rate_floor') -%}
+{%- set ceiling = var('ecl_loss_rate_ceiling') -%}
 {%- if floor is not number or ceiling is not number or not (0 <= floor <= ceiling <= 1) -%}
     {{ exceptions.raise_compiler_error(
         "inflow: vars ecl_loss_rate_floor and ecl_loss_rate_ceiling must satisfy "
@@ -131,7 +131,7 @@ final as (
         {{ to_rate('loss_rate_bounded') }} as loss_rate,
         {{ to_money(times_rate('exposure_reporting', to_rate('loss_rate_bounded'))) }}
             as allowance_reporting,
-        {{ var('ecl_lookback_months', 24) }} as lookback_months,
+        {{ var('ecl_lookback_months') }} as lookback_months,
         {{ date_literal(var('as_of_date')) }} as as_of_date
     from floored
 

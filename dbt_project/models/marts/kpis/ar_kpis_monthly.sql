@@ -1,11 +1,11 @@
 {#- AR KPIs per month and dimension, computed from the additive monthly series of
     int_ar_monthly_inputs (so every formula is unit-tested on hand-made rows). Definitions,
-    inclusion rules and FX basis: dbt_project/DECISIONS.md (K1-K9, D1-D6). -#}
+    inclusion rules and FX basis: dbt_project/DECISIONS.md (K1-K10, D1-D6). -#}
 {%- set as_of = date_literal(var('as_of_date')) -%}
-{%- set dso_months = var('kpi_dso_months', 3) -%}
-{%- set cei_months = var('kpi_cei_months', 3) -%}
-{%- set countback_months = var('kpi_countback_max_months', 12) -%}
-{%- set at_risk_days = var('kpi_at_risk_days', 90) -%}
+{%- set dso_months = var('kpi_dso_months') -%}
+{%- set cei_months = var('kpi_cei_months') -%}
+{%- set countback_months = var('kpi_countback_max_months') -%}
+{%- set at_risk_days = var('kpi_at_risk_days') -%}
 {%- set series = 'partition by dimension_type, dimension_value order by month_start' -%}
 {%- for name, value in [('kpi_dso_months', dso_months), ('kpi_cei_months', cei_months),
                         ('kpi_countback_max_months', countback_months), ('kpi_at_risk_days', at_risk_days)] -%}
@@ -95,6 +95,9 @@ ratios as (
         countback.*,
         -- K1 / K3: simple DSO and best-possible DSO share the trailing sales window.
         ar_reporting * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0) as dso_simple_raw,
+        -- K10: the same DSO over the AR not under dispute.
+        (ar_reporting - disputed_ar_reporting) * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0)
+            as dso_undisputed_raw,
         current_ar_reporting * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0)
             as bpdso_raw,
         -- K5: CEI = collected / collectible, monthly and over the trailing window.
@@ -128,6 +131,10 @@ final as (
         current_ar_reporting,
         {{ to_money('ar_reporting - current_ar_reporting') }} as past_due_ar_reporting,
         disputed_ar_reporting,
+        -- K10: dispute-adjusted AR.
+        {{ to_money('ar_reporting - disputed_ar_reporting') }} as undisputed_ar_reporting,
+        cast(round(disputed_ar_reporting * 100.0 / nullif(ar_reporting, 0), 1) as decimal(12, 1))
+            as disputed_ar_pct,
         unapplied_cash_reporting,
         {{ to_money('ar_reporting - unapplied_cash_reporting') }} as net_ar_reporting,
         cash_applied_reporting,
@@ -135,6 +142,7 @@ final as (
         written_off_reporting,
         {{ dso_months }} as dso_window_months,
         cast(round(dso_simple_raw, 1) as decimal(12, 1)) as dso_simple_days,
+        cast(round(dso_undisputed_raw, 1) as decimal(12, 1)) as dso_undisputed_days,
         cast(round(dso_countback_raw, 1) as decimal(12, 1)) as dso_countback_days,
         dso_countback_is_capped,
         cast(round(bpdso_raw, 1) as decimal(12, 1)) as bpdso_days,

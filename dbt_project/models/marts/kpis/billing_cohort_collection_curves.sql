@@ -4,7 +4,7 @@
     and by segment. Every amount of an invoice is valued at its invoice-date rate, so the shares
     move only with collection, not with FX. -#}
 {%- set as_of = date_literal(var('as_of_date')) -%}
-{%- set max_months = var('kpi_cohort_max_months', 12) -%}
+{%- set max_months = var('kpi_cohort_max_months') -%}
 {%- if max_months is not number or max_months is sameas true or max_months is sameas false
     or max_months != max_months | int or max_months < 1 -%}
     {{ exceptions.raise_compiler_error(
@@ -134,7 +134,6 @@ cohort_grid as (
     cross join month_offsets
     where cast({{ dbt.dateadd('month', 'month_offsets.months_since_billing', 'cohorts.cohort_month') }} as date)
         <= {{ as_of }}
-
 ),
 
 cumulative as (

@@ -1,3 +1,4 @@
+{#- Generated from expectations/contracts.py by `python -m expectations.codegen`; do not edit. -#}
 with
 
 source as (

@@ -1,0 +1,1 @@
+"""The closed loop back to the ERP: the outbox, its emitters and the sender (issue 14 §2–5)."""

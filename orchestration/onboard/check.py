@@ -1,0 +1,150 @@
+"""``inflow check``: the configuration, and the first rows of every source, judged in seconds.
+
+Every table's files are matched and the first rows of each source (the first file of a glob, at
+most :data:`SAMPLE_ROWS` data rows; a query's result) are read with the table's own reader into an
+in-memory DuckDB, typed and judged with the very SQL landing runs. Every problem is collected and
+reported at once — a misspelt column with "did you mean" and the file's actual header, a glob that
+matches nothing, sample values that do not parse, codes a value map lacks — and the warehouse is
+never opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from expectations.contracts import ENTITIES
+from expectations.sql import Known, rules_sql
+from expectations.suites import Bounds
+from orchestration.config import ConfigError, InflowConfig, load_config
+from orchestration.defs.ingestion import readers
+from orchestration.defs.ingestion.date_order import judge_date_order
+from orchestration.defs.ingestion.landing import batch_files, confined, resolve_url
+from orchestration.defs.ingestion.readers import BatchRejected
+from orchestration.defs.ingestion.typing_sql import typed_batch_sql
+from orchestration.secret_refs import SecretMissing, missing_variables
+from orchestration.warehouse import scalar
+
+SAMPLE_ROWS = 1000
+
+
+def _head(path: Path, rows: int, folder: Path) -> Path:
+    """The first ``rows`` data rows of a delimited file (header lines kept), as a new file."""
+    target = folder / path.name
+    with path.open("rb") as source, target.open("wb") as out:
+        for index, line in enumerate(source):
+            if index > rows + 20:
+                break
+            out.write(line)
+    return target
+
+
+Finding = tuple[bool, str]
+"""(is a problem that would stop a run, text); the others are rows a run would quarantine."""
+
+
+def _sample(
+    config: InflowConfig, source: str, table: str, con: duckdb.DuckDBPyConnection, tmp: Path
+) -> Iterator[Finding]:
+    """Findings of one table: its files, and its first rows read, typed and judged."""
+    src = config.sources[source]
+    tbl = src.tables[table]
+    ent = ENTITIES[tbl.entity]
+    name = f"{source}.{table}"
+    try:
+        if tbl.format == "query":
+            url, secrets = resolve_url(config, src.url or "", f"sources.{source}.url")
+            landed = readers.read_query(con, url, tbl, ent.required, secrets=secrets)
+        else:
+            files = batch_files(config, tbl)
+            if not files:
+                yield True, f"{name}: no file matches {config.resolve(tbl.path or '')}"
+                return
+            for file in files:
+                confined(config, file)
+            path = _head(files[0], SAMPLE_ROWS, tmp) if tbl.format == "csv" else files[0]
+            landed = readers.FILE_READERS[tbl.format](con, path, tbl, ent.required)
+            landed.file = str(files[0])
+    except BatchRejected as exc:
+        yield True, f"{name}: {exc.rule}: {str(exc).replace(str(tmp) + '/', '')}"
+        return
+    except SecretMissing:
+        return  # reported once per variable by check_config
+    if landed.rows == 0:
+        if tbl.rows is None:
+            yield True, f"{name}: {landed.file}: no data rows"
+        return
+    con.execute(
+        f"create or replace temp view _check_group as select cast(0 as bigint) as _batch, * from {readers.LANDING}"  # noqa: S608 (temp names are constants of this module)
+    )
+    order, formats = judge_date_order(con, ent, tbl, "_check_group", [landed.file])
+    for rule_name, message in order.get(0, []):
+        yield True, f"{name}: {rule_name}: {message}"
+    typed = typed_batch_sql(ent, tbl, "_check_group", formats)
+    judged = rules_sql(ent, typed, config.reporting_currency, _no_bounds(), Known())
+    con.execute(f"create or replace temp table _check_judged as {judged}")
+    rows = con.execute(
+        """
+        select split_part(f, chr(31), 1) as rule, split_part(f, chr(31), 2) as col, count(*),
+               min(split_part(f, chr(31), 3))
+        from (select unnest(_failures) as f from _check_judged) group by all order by 3 desc
+        """
+    ).fetchall()
+    failing = scalar(con, "select count(*) from _check_judged where len(_failures) > 0")
+    _, per_load, floor = config.quarantine_limits(tbl)
+    stops = failing > floor and failing / landed.rows > per_load
+    if stops:
+        yield (
+            True,
+            (
+                f"{name}: {failing} of the first {landed.rows} rows ({failing / landed.rows:.0%}) would be "
+                "quarantined, "
+                f"beyond max_quarantine_share_per_load {per_load:.0%}: the run would fail (quarantine_share_exceeded)"
+            ),
+        )
+    for rule_name, column, count, detail in rows:
+        yield stops, f"{name}: {rule_name} on {column}: {count} of the first {landed.rows} rows, e.g. {detail}"
+
+
+def _no_bounds() -> Bounds:
+    """Sample rows are judged with today's date window, as a run today would judge them."""
+    return Bounds(as_of=dt.date.today())
+
+
+def check_config(config_path: Path) -> list[Finding]:
+    """Every finding of a configuration and of its sources' first rows (empty when all is well)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        return [(True, str(exc))]
+    problems: list[Finding] = [(True, text) for text in missing_variables(config.secret_references())]
+    con = duckdb.connect()
+    try:
+        with tempfile.TemporaryDirectory(prefix="inflow-check-") as tmp:
+            for source, table, _, _ in config.tables():
+                problems.extend(_sample(config, source, table, con, Path(tmp)))
+    finally:
+        con.close()
+    return problems
+
+
+def run_check(config_path: Path) -> int:
+    """Print every problem at once; 0 when there is none."""
+    findings = check_config(config_path)
+    problems = [text for stops, text in findings if stops]
+    notes = [text for stops, text in findings if not stops]
+    if problems:
+        print(f"inflow check: {config_path}: {len(problems)} problem(s) that would stop a run")
+        for text in problems:
+            print(f"  - {text}")
+        return 1
+    for missing in load_config(config_path).missing_entities():
+        print(f"inflow check: note: no table lands {missing}; they are derived from the documents")
+    print(f"inflow check: {config_path}: configuration valid, every source's first rows read")
+    for text in notes:
+        print(f"  would quarantine: {text}")
+    return 0

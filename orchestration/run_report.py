@@ -1,0 +1,170 @@
+"""What ``inflow run`` tells its user: a quiet console log during the run, a summary at its end.
+
+The console log shows INFO and above (``--verbose``: Dagster's DEBUG events too), one line per
+message, an error as its first paragraph only: the summary prints each failure once, in full
+sentences, instead of inside two stack traces. The summary says the as-of date; per source table
+the files new and skipped and the rows landed / accepted / quarantined / rejected; the gates that
+failed and why; the published tables with row counts; open AR by currency; where the exception
+files are. Other parts of Inflow add lines through :data:`SUMMARY_SECTIONS`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration.defs.ingestion.landing import batch_files
+from orchestration.defs.publish.publication import serving_for
+from orchestration.failures import describe_step_error
+from orchestration.settings import Settings
+from orchestration.warehouse import connect
+
+#: Hook: functions adding lines to the end-of-run summary, given the settings and whether the run
+#: published (e.g. the ML scores or the report pack saying what they wrote). Each returns lines.
+SUMMARY_SECTIONS: list[Callable[[Settings, bool], list[str]]] = []
+
+
+class _OneParagraph(logging.Formatter):
+    """``HH:MM:SS step: message``, cut at the first blank line (where Dagster appends the stack)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        meta = getattr(record, "dagster_meta", {}) or {}
+        message = str(meta.get("orig_message") or record.getMessage()).split("\n\n")[0].strip()
+        step = meta.get("step_key")
+        stamp = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        return f"{stamp} {step + ': ' if step else ''}{message}"
+
+
+@dg.logger(
+    config_schema={"verbose": dg.Field(bool, default_value=False)},
+    description="Inflow's console log: INFO and above, one paragraph per message (DEBUG with verbose).",
+)
+def inflow_console(init_context: dg.InitLoggerContext) -> logging.Logger:
+    logger = logging.getLogger("inflow.run")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneParagraph())
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG if init_context.logger_config["verbose"] else logging.INFO)
+    return logger
+
+
+def logger_run_config(verbose: bool) -> dict:
+    return {"loggers": {"console": {"config": {"verbose": verbose}}}}
+
+
+@dataclass(frozen=True)
+class TableLine:
+    raw_table: str
+    files_new: int
+    files_skipped: int
+    landed: int
+    accepted: int
+    quarantined: int
+    rejected: int
+
+
+def table_lines(settings: Settings, con: duckdb.DuckDBPyConnection, since: dt.datetime) -> list[TableLine]:
+    """Per configured table, what this run (loads recorded since ``since``) did with its files."""
+    out = []
+    for source, table, _, tbl in settings.config.tables():
+        raw = f"{source}__{table}"
+        row = con.execute(
+            """
+            select count(*) filter (where status in ('loaded', 'rejected')),
+                   coalesce(sum(rows_landed) filter (where status = 'loaded'), 0),
+                   coalesce(sum(rows_accepted) filter (where status = 'loaded'), 0),
+                   coalesce(sum(rows_quarantined) filter (where status = 'loaded'), 0),
+                   coalesce(sum(rows_landed) filter (where status = 'rejected'), 0)
+            from quality.source_loads where source_table = ? and loaded_at >= ?
+            """,
+            [raw, since],
+        ).fetchone()
+        new = row[0]
+        seen = len(batch_files(settings.config, tbl)) if tbl.format != "query" else 1
+        out.append(TableLine(raw, new, max(seen - new, 0), row[1], row[2], row[3], row[4]))
+    return out
+
+
+def _serving_lines(serving: Path) -> list[str]:
+    con = connect(serving, read_only=True)
+    try:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name <> 'meta' order by 1, 2"
+        ).fetchall()
+        lines = [f"published {len(tables)} tables to {serving}:"]
+        for schema, name in tables:  # names from the catalogue of the file just published
+            rows = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]  # noqa: S608 (names from the catalog of the file just published, quoted)
+            lines.append(f"  {schema}.{name}: {rows:,} rows")
+        open_ar = con.execute(
+            "select currency, count(*), sum(open_amount) from marts.fct_ar_invoices where open_amount <> 0 "
+            "group by 1 order by 1"
+        ).fetchall()
+        lines.append("open AR by currency:" if open_ar else "open AR: none")
+        lines += [f"  {cur}: {amount:,.2f} in {n:,} open invoice(s)" for cur, n, amount in open_ar]
+        return lines
+    finally:
+        con.close()
+
+
+def summary(settings: Settings, as_of: dt.date, since: dt.datetime, failures: list[str], published: bool) -> str:
+    """The end-of-run summary (see the module docstring)."""
+    lines = [f"as of {as_of}:"]
+    if settings.warehouse_path.exists():
+        con = connect(settings.warehouse_path, read_only=True)
+        try:
+            lines.append("  table: files new / skipped; rows landed / accepted / quarantined; rows rejected")
+            for t in table_lines(settings, con, since):
+                lines.append(
+                    f"  {t.raw_table}: {t.files_new} / {t.files_skipped}; {t.landed:,} / {t.accepted:,} / "
+                    f"{t.quarantined:,}; {t.rejected:,}"
+                )
+        finally:
+            con.close()
+    if failures:
+        lines.append("failed (serving left as last published):")
+        lines += [f"  - {f}" for f in failures]
+    serving = serving_for(settings.layout, as_of)
+    if published and serving.exists():
+        lines += _serving_lines(serving)
+    lines.append(f"exceptions per owner: {settings.exports_dir / 'exceptions'}")
+    for section in SUMMARY_SECTIONS:
+        lines += section(settings, published)
+    return "\n".join(lines)
+
+
+def failure_lines(result: dg.ExecuteInProcessResult, home: Path | None = None) -> list[str]:
+    """Each failed step and failed check once, by its innermost cause (and what to do when the
+    machine is at fault); a run that failed before any step says why."""
+    out = [
+        f"step {event.step_key}: {describe_step_error(event.step_failure_data.error, home)}"
+        for event in result.all_events
+        if event.is_step_failure
+    ]
+    for check in result.get_asset_check_evaluations():
+        if not check.passed:
+            out.append(
+                f"check {check.asset_key.to_user_string()}:{check.check_name} ({check.severity.value}): "
+                f"{check.description or 'failed'}"
+            )
+    if not out and not result.success:
+        out.append(_run_failure(result, home))
+    return out
+
+
+def _run_failure(result: dg.ExecuteInProcessResult, home: Path | None) -> str:
+    """The cause of a run that failed outside any step (a resource that could not start)."""
+    errors = [
+        event.event_specific_data.error
+        for event in result.all_events
+        if getattr(event.event_specific_data, "error", None) is not None
+    ]
+    return describe_step_error(errors[-1], home) if errors else "the run failed before any step ran"

@@ -1,0 +1,371 @@
+"""The review pack finance opens, and every file Inflow writes for people kept formula-free.
+
+Most tests read one published company (``published_home`` in conftest: a generated company whose
+largest customer is named ``=HYPERLINK(...)``). They check the pack's numbers against the
+published tables, the page and workbook formats, a pack for an earlier date (rebuilt sections,
+the forecast from its history, refused later dates, the serving file untouched), the plots in
+the Dagster asset's metadata, and that no CSV, XLSX or HTML table cell under the home can run as
+a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import html.parser
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from openpyxl import load_workbook
+
+from orchestration.defs.keys import REVIEW_PACK_KEY
+from orchestration.defs.quality.store import write_owner_reports
+from orchestration.defs.reporting.render import format_cell
+from orchestration.defs.reporting.sections import Publication, ReportError, resolve_as_of
+from orchestration.spreadsheet_safety import needs_prefix
+from orchestration.workbooks import Column
+from tests.published_home import EVIL_CUSTOMER_NAME, PUBLISHED_AS_OF, PublishedHome
+
+AS_OF = dt.date.fromisoformat(PUBLISHED_AS_OF)
+
+
+def inflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], capture_output=True, text=True)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _one(db: Path, sql: str, params: list | None = None) -> object:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchone()[0]
+    finally:
+        con.close()
+
+
+class _Cells(html.parser.HTMLParser):
+    """Text of every table cell of a page, and every src/href it points at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self.links: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.links += [v or "" for k, v in attrs if k in ("src", "href")]
+        if tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.cells.append("".join(self._cell))
+            self._cell = None
+
+
+def _page(path: Path) -> _Cells:
+    parser = _Cells()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+# --- units -------------------------------------------------------------------------------------
+
+
+def test_page_cells_format_by_kind_and_neutralise_text() -> None:
+    assert format_cell(-1234.5, Column("x", "money")).text == "-1,234.50"
+    assert format_cell(-1234.5, Column("x", "money")).css == "num neg"
+    assert format_cell(0.2834, Column("x", "percent")).text == "28.3%"
+    assert format_cell(53.84, Column("x", "one_decimal")).text == "53.8"
+    assert format_cell(None, Column("x", "money")).text == "–"
+    assert format_cell(dt.date(2026, 1, 2), Column("x", "date")).text == "2026-01-02"
+    assert format_cell(EVIL_CUSTOMER_NAME, Column("x", "text")).text == "'" + EVIL_CUSTOMER_NAME
+    assert format_cell("-12.50", Column("x", "text")).text == "-12.50"
+
+
+def test_a_later_date_than_the_publication_is_refused() -> None:
+    publication = Publication(AS_OF, dt.datetime(2026, 11, 28, 6, 0), "run-1")
+    assert resolve_as_of(publication, None) == AS_OF
+    assert resolve_as_of(publication, AS_OF - dt.timedelta(days=1)) == AS_OF - dt.timedelta(days=1)
+    with pytest.raises(ReportError, match="nothing is published for 2026-11-28"):
+        resolve_as_of(publication, AS_OF + dt.timedelta(days=1))
+
+
+def test_owner_exception_files_neutralise_every_text_cell(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute(
+        "create schema quality; create table quality.exceptions (source varchar, source_table varchar, "
+        "entity varchar, file varchar, checksum varchar, row_number bigint, rule varchar, column_name varchar, "
+        "detail varchar, owner varchar, payload varchar, detected_at timestamp)"
+    )
+    con.execute(
+        "insert into quality.exceptions values ('erp', 'erp__customers', 'customers', '=cmd|calc.csv', 'abc', 2, "
+        "'unknown_customer', 'name', ?, '@ops', '-2+3', timestamp '2026-11-27 06:00:00')",
+        [EVIL_CUSTOMER_NAME],
+    )
+    counts = write_owner_reports(con, tmp_path / "exceptions")
+    assert counts == {"@ops": 1}
+    (path,) = (tmp_path / "exceptions").iterdir()
+    text = path.read_text(encoding="utf-8")
+    assert "'" + EVIL_CUSTOMER_NAME.replace('"', '""') in text
+    assert ",'=cmd|calc.csv," in text and ",'-2+3," in text and ",2," in text  # the row number stays a number
+
+
+# --- the pack of a published company -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pack_folder(published_home: PublishedHome) -> Path:
+    return published_home.home / "reports" / PUBLISHED_AS_OF
+
+
+@pytest.mark.slow
+def test_the_run_builds_the_pack_with_the_published_numbers(published_home: PublishedHome, pack_folder: Path) -> None:
+    page = pack_folder / f"ar_review_{PUBLISHED_AS_OF}.html"
+    assert page.is_file() and (pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx").is_file()
+    assert {"aging.png", "kpis.png", "forecast.png"} <= {p.name for p in pack_folder.iterdir()}
+    serving = published_home.home / "serving.duckdb"
+    open_ar = float(
+        _one(
+            serving, "select sum(open_amount_reporting) from marts.fct_ar_aging_daily where snapshot_date = ?", [AS_OF]
+        )
+    )
+    invoices_open_ar = float(_one(serving, "select sum(open_amount_reporting) from marts.fct_ar_invoices"))
+    assert abs(open_ar - invoices_open_ar) < 1.0  # the aging snapshot ties to the fact table
+    summary = {
+        row[0]: row[1]
+        for row in load_workbook(pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx")["Summary"].iter_rows(
+            min_row=5, values_only=True
+        )
+    }
+    assert summary["Open AR"] == pytest.approx(open_ar, abs=0.01)
+    p50 = float(_one(serving, "select sum(p50_reporting) from forecast.cash_forecast_weekly where series = 'total'"))
+    assert summary["Receipts next 13 weeks (sum of weekly p50)"] == pytest.approx(p50, abs=0.01)
+    text = page.read_text(encoding="utf-8")
+    assert f"{open_ar:,.0f} USD" in text
+    parsed = _page(page)
+    # Self-contained: every image is inline, nothing is fetched from anywhere.
+    assert parsed.links and all(link.startswith(("data:image/png;base64,", "#")) for link in parsed.links)
+    assert sum(link.startswith("data:image/png") for link in parsed.links) == 3
+    assert 'data-sheet="Collector queue"' in text  # the run publishes the risk models' queue
+
+
+@pytest.mark.slow
+def test_workbook_sheets_are_formatted_sorted_and_charted(pack_folder: Path, published_home: PublishedHome) -> None:
+    book = load_workbook(pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx")
+    assert book.sheetnames == [
+        "Summary", "Aging", "Currencies", "Aging history", "KPI trends", "Collector queue", "Segments",
+        "Customers", "Exceptions", "Cash forecast",
+    ]  # fmt: skip
+    for sheet in book.worksheets:
+        assert sheet.freeze_panes == "A5" and sheet.auto_filter.ref.startswith("A4:")
+        assert all(cell.font.b for cell in sheet[4] if cell.value is not None)
+        assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert {name: len(book[name]._charts) for name in ("Aging history", "KPI trends", "Cash forecast")} == {
+        "Aging history": 1,
+        "KPI trends": 1,
+        "Cash forecast": 1,
+    }
+    customers = book["Customers"]
+    header = [c.value for c in customers[4]]
+    amount_col = header.index("Open amount (USD)") + 1
+    amounts = [customers.cell(r, amount_col).value or 0 for r in range(5, customers.max_row + 1)]
+    assert amounts == sorted(amounts, reverse=True) and len(amounts) == 60
+    assert customers.cell(5, amount_col).number_format == "#,##0.00;[Red]-#,##0.00"
+    assert customers.cell(5, 1).value == published_home.evil_customer_id
+    assert customers.cell(5, 2).value == "'" + EVIL_CUSTOMER_NAME and customers.cell(5, 2).data_type == "s"
+
+
+@pytest.mark.slow
+def test_review_pack_asset_carries_its_plots_in_dagster(published_home: PublishedHome) -> None:
+    with dg.DagsterInstance.from_config(str(published_home.home / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(REVIEW_PACK_KEY)
+    assert event is not None
+    metadata = event.asset_materialization.metadata
+    for plot in ("aging_stack", "dso_cei_trend", "cash_forecast_fan"):
+        assert metadata[plot].value.startswith(f"![{plot.replace('_', ' ')}](data:image/png;base64,iVBOR")
+    assert metadata["as_of_date"].value == PUBLISHED_AS_OF
+
+
+@pytest.mark.slow
+def test_pack_for_an_earlier_date_rebuilds_what_history_allows(published_home: PublishedHome) -> None:
+    serving = published_home.home / "serving.duckdb"
+    before = _digest(serving)
+    day = dt.date(2026, 9, 30)
+    proc = inflow(
+        "report", "--config", str(published_home.config), "--home", str(published_home.home), "--as-of", str(day)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "built from the publication as of 2026-11-27" in proc.stdout
+    assert "no forecast was made as of 2026-09-30 (forecasts kept: 2026-11-27)" in proc.stdout
+    assert _digest(serving) == before  # read-only: the publication is untouched
+    folder = published_home.home / "reports" / str(day)
+    book = load_workbook(folder / f"ar_review_{day}.xlsx")
+    open_ar = float(
+        _one(serving, "select sum(open_amount_reporting) from marts.fct_ar_aging_daily where snapshot_date = ?", [day])
+    )
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=5, values_only=True)}
+    assert summary["Open AR"] == pytest.approx(open_ar, abs=0.01)
+    assert summary["As of"].date() == day and summary["Publication as of"].date() == AS_OF
+    kpi_months = [r[0].date() for r in book["KPI trends"].iter_rows(min_row=5, values_only=True)]
+    assert max(kpi_months) == day  # the September month had ended; October and November had not
+    text = (folder / f"ar_review_{day}.html").read_text(encoding="utf-8")
+    assert 'id="past-date-banner"' in text
+    assert "customers as of the publication (2026-11-27), not 2026-09-30" in text
+
+    later = inflow(
+        "report", "--config", str(published_home.config), "--home", str(published_home.home), "--as-of", "2026-12-01"
+    )
+    assert later.returncode == 2 and "nothing is published for 2026-12-01" in later.stderr
+    assert not (published_home.home / "reports" / "2026-12-01").exists()
+
+
+@pytest.mark.slow
+def test_past_forecast_comes_from_its_history_with_what_came_in_after(
+    published_home: PublishedHome, tmp_path: Path
+) -> None:
+    """A forecast made on an earlier day is read from cash_forecast_history (here: the published
+    one, re-dated four weeks back in a copy of the serving file)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(published_home.home / "serving.duckdb", home / "serving.duckdb")
+    day = AS_OF - dt.timedelta(days=28)
+    con = duckdb.connect(str(home / "serving.duckdb"))
+    con.execute(
+        "insert into forecast.cash_forecast_history select * replace (cast(? as date) as as_of_date, "
+        "week_start - 28 as week_start, week_end - 28 as week_end) from forecast.cash_forecast_history "
+        "where as_of_date = ?",
+        [day, AS_OF],
+    )
+    con.close()
+    proc = inflow("report", "--config", str(published_home.config), "--home", str(home), "--as-of", str(day))
+    assert proc.returncode == 0, proc.stderr
+    rows = list(
+        load_workbook(home / "reports" / str(day) / f"ar_review_{day}.xlsx")["Cash forecast"].iter_rows(
+            min_row=5, values_only=True
+        )
+    )
+    expected = float(
+        _one(
+            home / "serving.duckdb",
+            "select sum(p50_reporting) from forecast.cash_forecast_history where as_of_date = ? and is_published "
+            "and scenario = 'base' and series = 'total'",
+            [day],
+        )
+    )
+    assert len(rows) == 13 and rows[0][1].date() == day + dt.timedelta(days=1)
+    assert sum(r[4] for r in rows) == pytest.approx(expected, abs=0.05)
+    assert (home / "reports" / str(day) / "forecast.png").is_file()
+
+
+# --- every file for people ---------------------------------------------------------------------
+
+
+def _files_for_people(home: Path) -> list[Path]:
+    return sorted(p for p in home.rglob("*") if p.suffix in (".csv", ".xlsx", ".html") and "dagster" not in p.parts)
+
+
+@pytest.mark.slow
+def test_no_file_for_people_holds_a_live_formula(published_home: PublishedHome) -> None:
+    home = published_home.home
+    # The ERP's import files too: approve and send the outbox the run queued.
+    location = ("outbox", "--config", str(published_home.config), "--home", str(home))
+    for args in (("approve", "--all-pending", "--by", "test"), ("send",)):
+        proc = inflow(*location, *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    # And the evaluation's CSVs (inflow evaluate --out), written into the home for this scan.
+    proc = inflow("evaluate", "--config", str(published_home.config), "--home", str(home), "--split-date",
+                  "2026-05-01", "--out", str(home / "evaluation"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    files = _files_for_people(home)
+    kinds = {p.suffix for p in files}
+    assert kinds == {".csv", ".xlsx", ".html"}
+    assert any("exceptions" in p.parts for p in files) and any("outbox" in p.parts for p in files)
+    assert any("evaluation" in p.parts for p in files)
+    evil_seen: set[str] = set()
+    for path in files:
+        if path.suffix == ".csv":
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                cells = [cell for row in csv.reader(handle) for cell in row]
+        elif path.suffix == ".xlsx":
+            book = load_workbook(path)
+            cells = []
+            for sheet in book.worksheets:
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        assert cell.data_type != "f", f"{path}:{cell.coordinate} is a formula"
+                        if isinstance(cell.value, str):
+                            cells.append(cell.value)
+        else:
+            cells = _page(path).cells
+        unsafe = [c for c in cells if needs_prefix(c)]
+        assert unsafe == [], f"{path} has cells a spreadsheet would run: {unsafe[:3]}"
+        if "'" + EVIL_CUSTOMER_NAME in cells:
+            parts = path.relative_to(home).parts  # an export lives in its publication: publications/<id>/exports/
+            evil_seen.add("/".join(parts[2:] if parts[0] == "publications" else parts))
+    assert {
+        "exports/marts/payment_behavior.csv",
+        "exports/marts/payment_behavior.xlsx",
+        "exports/marts/dim_customers.csv",
+        f"reports/{PUBLISHED_AS_OF}/ar_review_{PUBLISHED_AS_OF}.xlsx",
+        f"reports/{PUBLISHED_AS_OF}/ar_review_{PUBLISHED_AS_OF}.html",
+    } <= evil_seen
+
+
+@pytest.mark.slow
+def test_collector_queue_section_appears_once_the_queue_is_published(
+    published_home: PublishedHome, tmp_path: Path
+) -> None:
+    """Without ``marts.collector_queue`` the pack says so; with one (its published shape, ranked
+    by balance here, in a copy of the serving file) the section shows each collector's first items
+    first, with the customer's name."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(published_home.home / "serving.duckdb", home / "serving.duckdb")
+    con = duckdb.connect(str(home / "serving.duckdb"))
+    con.execute("drop table marts.collector_queue")
+    con.close()
+    assert inflow("report", "--config", str(published_home.config), "--home", str(home)).returncode == 0
+    page = (home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.html").read_text(encoding="utf-8")
+    assert "marts.collector_queue is not published in this home yet" in page  # a home from before the risk models
+    con = duckdb.connect(str(home / "serving.duckdb"))
+    con.execute(
+        """
+        create table marts.collector_queue as
+        select as_of_date, coalesce(c.collector, 'unassigned') as queue_owner, 'overdue' as queue,
+               cast(row_number() over (partition by c.collector order by open_amount_reporting desc)
+                    as integer) as rank,
+               'open' as status, 1 as priority, 'call' as action, 'largest balance' as reason,
+               invoice_id, i.customer_id, i.currency, open_amount, 'USD' as reporting_currency,
+               open_amount_reporting, open_amount_reporting as value_at_risk_reporting,
+               cast(open_amount_reporting as double) as ranking_value, days_past_due, 0.1 as p_severe,
+               'late_rate' as model, 'v1' as model_version
+        from marts.fct_ar_invoices as i left join marts.dim_customers as c using (customer_id)
+        where open_amount > 0
+        """
+    )
+    collectors = con.execute("select count(distinct queue_owner) from marts.collector_queue").fetchone()[0]
+    con.close()
+    proc = inflow("report", "--config", str(published_home.config), "--home", str(home))
+    assert proc.returncode == 0, proc.stderr
+    sheet = load_workbook(home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.xlsx")["Collector queue"]
+    header = [c.value for c in sheet[4]]
+    assert header[:4] == ["Queue owner", "Queue", "Rank", "Priority"] and "Customer name" in header
+    ranks = [r[2] for r in sheet.iter_rows(min_row=5, values_only=True)]
+    assert ranks[:collectors] == [1] * collectors and ranks == sorted(ranks)
+    names = {r[header.index("Customer name")] for r in sheet.iter_rows(min_row=5, values_only=True)}
+    assert "'" + EVIL_CUSTOMER_NAME in names
+    page = (home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.html").read_text(encoding="utf-8")
+    assert "marts.collector_queue is not published" not in page and 'data-sheet="Collector queue"' in page

@@ -1,0 +1,122 @@
+"""``inflow outbox list|approve|reject|send`` through the ``inflow`` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import yaml
+
+from orchestration.cli import main
+from orchestration.config import SAMPLE_CONFIG, load_config
+from orchestration.defs.writeback.changes import Change
+from orchestration.defs.writeback.outbox import OutboxStore
+from orchestration.defs.writeback.settings import ChangeKind
+
+WRITEBACK = {
+    "targets": {
+        "erp_files": {
+            "type": "file",
+            "format": "netsuite_csv",
+            "directory": "drop",
+            "owner": "ar@x.example",
+            "kinds": ["risk_band", "note"],
+        }
+    }
+}
+
+
+def write_config(folder, writeback: dict):
+    """The sample company's configuration with this writeback block, its paths still the sample's."""
+    raw = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    raw["writeback"] = writeback
+    raw["paths"] = {"roots": [str(SAMPLE_CONFIG.parent)]}  # the sample's files, read from here
+    for source in raw["sources"].values():
+        if "url" in source and source["url"].startswith("sqlite:///"):
+            source["url"] = "sqlite:///" + str(SAMPLE_CONFIG.parent / source["url"].removeprefix("sqlite:///"))
+        for table in source["tables"].values():
+            if "path" in table:
+                table["path"] = str(SAMPLE_CONFIG.parent / table["path"])
+    path = folder / "inflow.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def setup(tmp_path):
+    config = write_config(tmp_path, WRITEBACK)
+    home = tmp_path / "home"
+    with OutboxStore.at_home(home) as store:
+        store.enqueue(
+            [
+                Change(ChangeKind.RISK_BAND, "INV-1", "invoice.risk_band", "high"),
+                Change(ChangeKind.RISK_BAND, "INV-2", "invoice.risk_band", "low"),
+                Change(ChangeKind.NOTE, "A1", "note.text", {"text": "hello"}),
+            ],
+            load_config(config).writeback,
+            dt.date(2026, 11, 27),
+        )
+        keys = [r.idempotency_key for r in store.rows()]
+    return ["outbox", "--config", str(config), "--home", str(home)], home, keys
+
+
+def _rows(home):
+    with OutboxStore.at_home(home) as store:
+        return store.rows()
+
+
+def test_list_approve_reject_send(setup, capsys):
+    base, home, keys = setup
+    assert main([*base, "list", "--status", "pending"]) == 0
+    out = capsys.readouterr().out
+    assert keys[0][:12] in out and keys[1][:12] in out and keys[2][:12] not in out and "2 change(s)" in out
+
+    assert main([*base, "approve", keys[0][:10], "--by", "ann"]) == 0
+    assert main([*base, "reject", keys[1][:10], "--reason", "customer on a payment plan", "--by", "bob"]) == 0
+    rows = _rows(home)
+    assert [(r.status, r.approved_by, r.reason) for r in rows] == [
+        ("approved", "ann", None),
+        ("rejected", None, "customer on a payment plan"),
+        ("approved", "auto", None),
+    ]
+
+    capsys.readouterr()
+    assert main([*base, "send"]) == 0
+    assert "erp_files: delivered 2 in 1 batch(es), failed 0" in capsys.readouterr().out
+    assert [r.status for r in _rows(home)] == ["sent", "rejected", "sent"]
+    assert len(list((home / "drop").iterdir())) == 1
+
+    assert main([*base, "list", "--json", "--kind", "risk_band"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["status"] for r in listed] == ["sent", "rejected"] and listed[1]["reason"] == "customer on a payment plan"
+
+
+def test_approve_all_pending_by_kind(setup, capsys):
+    base, home, _ = setup
+    assert main([*base, "approve", "--all-pending", "--kind", "risk_band"]) == 0
+    assert "approved 2 change(s)" in capsys.readouterr().out
+    assert [r.status for r in _rows(home)] == ["approved"] * 3
+
+
+def test_refusals_exit_2_with_a_message(setup, capsys):
+    base, home, keys = setup
+    assert main([*base, "approve", "deadbeefdeadbeef"]) == 2
+    assert "no change with key deadbeefdeadbeef" in capsys.readouterr().err
+    assert main([*base, "approve", keys[2][:12]]) == 2
+    assert "is approved, expected pending or failed" in capsys.readouterr().err
+    assert main([*base, "approve"]) == 2
+    assert "give change keys or --all-pending" in capsys.readouterr().err
+    assert main([*base, "send", "--target", "nope"]) == 2
+    assert "unknown target(s) ['nope']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "reject", keys[0][:12]])  # --reason is required
+    assert [r.status for r in _rows(home)] == ["pending", "pending", "approved"]
+
+
+def test_a_bad_writeback_block_names_the_key(tmp_path, capsys):
+    config = write_config(
+        tmp_path, {"targets": {"erp": {"type": "rest", "url": "ftp://x", "owner": "a", "kinds": ["note"]}}}
+    )
+    assert main(["outbox", "--config", str(config), "--home", str(tmp_path), "list"]) == 2
+    assert "writeback.targets.erp.rest.url" in capsys.readouterr().err
