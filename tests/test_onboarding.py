@@ -416,7 +416,61 @@ def test_files_disagreeing_on_the_order_reject_the_odd_one(tmp_path: Path) -> No
         _config(tmp_path, {"invoices": _invoice_table(options={"date_formats": ["%d/%m/%Y", "%m/%d/%Y"]})})
     )
     assert [r.status for r in records] == ["loaded", "rejected"]
-    assert "while the other files of this load read '%d/%m/%Y'" in records[1].message
+    assert "while the column's other files read '%d/%m/%Y'" in records[1].message
+
+
+BOTH_ORDERS = {"date_formats": ["%d/%m/%Y", "%m/%d/%Y"]}
+
+
+def test_a_rejected_odd_file_retried_alone_gets_the_same_verdict_once(tmp_path: Path) -> None:
+    """Alone on the retry, the odd file would win the vote; the order the first load established
+    decides instead, and the unchanged verdict is not recorded a second time."""
+    _write(tmp_path, "inv_1.csv", ["1,10,invoice,25/03/2026,USD,1.00", "2,10,invoice,26/03/2026,USD,1.00"])
+    _write(tmp_path, "inv_2.csv", ["3,10,invoice,03/27/2026,USD,1.00"])
+    config = _config(tmp_path, {"invoices": _invoice_table(options=BOTH_ORDERS)})
+    con, first = _land(config)
+    _, again = _land(config, con=con)
+    assert [r.status for r in again] == ["skipped", "rejected"]
+    retry = again[1]
+    assert retry.file.endswith("inv_2.csv") and retry.repeated
+    assert retry.message == first[1].message
+    assert con.execute("select count(*) from quality.exceptions").fetchone()[0] == 1
+    assert con.execute("select count(*) from quality.source_loads where status = 'rejected'").fetchone()[0] == 1
+    assert con.execute("select column_name, date_format from quality.date_orders").fetchall() == [
+        ("document_date", "%d/%m/%Y")
+    ]
+
+
+def test_a_file_without_evidence_reads_the_established_order(tmp_path: Path) -> None:
+    """05/03 in a later file is 5 March because the column was established day-first; alone in its
+    first load (no order known) the same file would be quarantined as ambiguous."""
+    _write(tmp_path, "inv_1.csv", ["1,10,invoice,25/03/2026,USD,1.00"])
+    config = _config(tmp_path, {"invoices": _invoice_table(options=BOTH_ORDERS)})
+    con, _ = _land(config)
+    _write(tmp_path, "inv_2.csv", ["2,10,invoice,05/03/2026,USD,1.00"])
+    _, (_, later) = _land(config, con=con)
+    assert (later.status, later.rows_accepted, later.rows_quarantined) == ("loaded", 1, 0)
+    assert con.execute("select document_date from raw.erp__invoices where document_id = '2'").fetchone() == (
+        dt.date(2026, 3, 5),
+    )
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    _write(alone, "inv_1.csv", ["2,10,invoice,05/03/2026,USD,1.00"])
+    _, (first,) = _land(_config(alone, {"invoices": _invoice_table(options=BOTH_ORDERS)}))
+    assert (first.rows_accepted, first.rows_quarantined) == (0, 1)
+
+
+def test_an_order_shown_only_by_a_rejected_file_is_not_established(tmp_path: Path) -> None:
+    """A month-first file rejected for another reason (here: too many bad amounts) leaves the
+    column undecided, so a later day-first file is not judged against it."""
+    _write(tmp_path, "inv_1.csv", [f"{i},10,invoice,03/27/2026,USD,x" for i in range(1, 100)])
+    config = _config(tmp_path, {"invoices": _invoice_table(options=BOTH_ORDERS)})
+    con, (bad,) = _land(config)
+    assert bad.status == "rejected" and "date_order" not in bad.message
+    assert con.execute("select count(*) from quality.date_orders").fetchone()[0] == 0
+    _write(tmp_path, "inv_2.csv", ["4,10,invoice,25/03/2026,USD,1.00"])
+    _, records = _land(config, con=con)
+    assert [r.status for r in records] == ["rejected", "loaded"]  # the bad file again, then the new one
 
 
 # --- FX coverage ------------------------------------------------------------------------------

@@ -81,10 +81,10 @@ def _sample(
     con.execute(
         f"create or replace temp view _check_group as select cast(0 as bigint) as _batch, * from {readers.LANDING}"  # noqa: S608 (temp names are constants of this module)
     )
-    order, formats = judge_date_order(con, ent, tbl, "_check_group", [landed.file])
-    for rule_name, message in order.get(0, []):
+    orders = judge_date_order(con, ent, tbl, "_check_group", [landed.file])
+    for rule_name, message in orders.problems.get(0, []):
         yield True, f"{name}: {rule_name}: {message}"
-    typed = typed_batch_sql(ent, tbl, "_check_group", formats)
+    typed = typed_batch_sql(ent, tbl, "_check_group", orders.formats)
     judged = rules_sql(ent, typed, config.reporting_currency, _no_bounds(), Known())
     con.execute(f"create or replace temp table _check_judged as {judged}")
     rows = con.execute(

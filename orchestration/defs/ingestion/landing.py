@@ -36,7 +36,7 @@ from expectations.sql import FAILURE_SEPARATOR, Known, batch_counts_sql, lit, ru
 from expectations.suites import Bounds
 from orchestration.config import InflowConfig, SourceConfig, TableConfig, sqlite_path
 from orchestration.defs.ingestion import readers
-from orchestration.defs.ingestion.date_order import judge_date_order
+from orchestration.defs.ingestion.date_order import established_orders, judge_date_order, record_order
 from orchestration.defs.ingestion.readers import LANDING, BatchRejected
 from orchestration.defs.ingestion.typing_sql import typed_batch_sql
 from orchestration.defs.quality.store import LoadRecord, record_load, record_rejection
@@ -496,8 +496,10 @@ class BatchGroup:
         """Type and judge the whole group in one statement, then the batch rules from its counts;
         rejected batches are recorded here, the accepted ones returned by ordinal."""
         con, ent, landing, tbl = self.con, self.ent, self.landing, self.tbl
-        order_problems, formats = judge_date_order(con, ent, tbl, GROUP_LANDING, [r.file for r in self.batches])
-        typed = typed_batch_sql(ent, tbl, GROUP_LANDING, formats)
+        files = [r.file for r in self.batches]
+        orders = judge_date_order(con, ent, tbl, GROUP_LANDING, files, established_orders(con, self.raw_table))
+        order_problems = orders.problems
+        typed = typed_batch_sql(ent, tbl, GROUP_LANDING, orders.formats)
         con.execute(
             f"create or replace temp table {TYPED} as "
             + rules_sql(ent, typed, landing.reporting_currency, landing.bounds, landing.known)
@@ -536,6 +538,10 @@ class BatchGroup:
                 record_rejection(con, rec, problems[0][0], message, None, self.owner)
             else:
                 accepted[i] = rec
+        for column, (fmt, shown_by) in orders.decided.items():
+            first = min((i for i in shown_by if i in accepted), default=None)
+            if first is not None:
+                record_order(con, self.raw_table, column, fmt, files[first])
         _judge_cycles(con, ent)
         return accepted
 

@@ -2,8 +2,10 @@
 
 ``quality.source_loads`` has one row per batch seen (loaded, rejected or stale) and
 ``quality.exceptions`` one row per broken rule: a quarantined row, or a rejected batch (no row
-number). Landing writes them, the freshness step and the exception report read them, publish
-copies them; all go through this module, so their shape is defined once.
+number); ``quality.date_orders`` the day/month order each date column declared with both orders
+was found to have (:mod:`orchestration.defs.ingestion.date_order`). Landing writes them, the
+freshness step and the exception report read them, publish copies them; all go through this
+module, so their shape is defined once.
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ create table if not exists quality.exceptions (
 )
 """
 
+DATE_ORDERS_DDL = """
+create table if not exists quality.date_orders (
+    source_table varchar not null,
+    column_name varchar not null,
+    date_format varchar not null,
+    decided_from varchar not null,
+    decided_at timestamp not null
+)
+"""
+
 #: Columns of quality.exceptions, in order (frames written into it are shaped by them).
 EXCEPTION_COLUMNS = (
     "source",
@@ -93,6 +105,7 @@ def ensure_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists quality")
     con.execute(SOURCE_LOADS_DDL)
     con.execute(EXCEPTIONS_DDL)
+    con.execute(DATE_ORDERS_DDL)
 
 
 def rename_rules(con: duckdb.DuckDBPyConnection) -> None:
