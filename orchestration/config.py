@@ -773,11 +773,15 @@ class InflowConfig(_Strict):
         """The as-of date of a run: explicit override, then the config, then today."""
         return override or self.as_of_date or dt.date.today()
 
-    def dbt_vars(self, as_of: dt.date) -> dict[str, Any]:
-        """Every dbt var a run sets, as of one date; the rest of ``DBT_VARS`` are project constants."""
+    def dbt_vars(self, as_of: dt.date | None = None) -> dict[str, Any]:
+        """Every dbt var the configuration sets; the rest of ``DBT_VARS`` are project constants.
+
+        With ``as_of``, also ``as_of_date``: the vars of dbt run by hand. Inflow's own runs hand
+        the date over in the environment instead, so dbt's parse survives a new day
+        (``dbt_project/DECISIONS.md`` R1)."""
         kpis, ecl = self.kpis, self.ecl
         return {
-            "as_of_date": as_of.isoformat(),
+            **({"as_of_date": as_of.isoformat()} if as_of else {}),
             "reporting_currency": self.reporting_currency,
             "aging_basis": self.aging.basis,
             "aging_buckets": list(self.aging.buckets),

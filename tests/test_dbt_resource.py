@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -12,12 +13,17 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.transform.dbt import (
+    AS_OF_ENV,
     DBT_GUARD,
     DBT_RUNS_KEPT,
+    PARTIAL_PARSE,
     InflowDbtCli,
     _project_sources,
+    as_of_for_dbt,
     dbt_cli,
     dbt_project,
+    keep_parse,
+    reuse_parse,
     run_target_path,
 )
 from orchestration.settings import Settings
@@ -88,3 +94,49 @@ def test_a_moved_model_makes_the_manifest_stale(tmp_path: Path) -> None:
     model.rename(tmp_path / "models" / "b" / "m.sql")
     assert source_fingerprint(tmp_path) != before
     assert source_fingerprint(tmp_path) == source_fingerprint(tmp_path)
+
+
+def _compiled_as_of(home: Path, target: Path, *extra: str) -> str:
+    """The messages of a dbt compile of ``as_of_date()``, dbt started the way a run starts it."""
+    invocation = dbt_cli(dbt_project(Settings.load(home=home))).cli(
+        ["compile", "--inline", "select {{ as_of_date() }} as d", *extra], target_path=target
+    )
+    return " ".join(str(e.raw_event["info"]["msg"]) for e in invocation.stream_raw_events())
+
+
+def test_the_macro_reads_the_runs_date_from_the_environment_else_the_var(tmp_path: Path) -> None:
+    with as_of_for_dbt(dt.date(2026, 2, 28)):
+        assert "2026-02-28" in _compiled_as_of(tmp_path, tmp_path / "a", "--vars", '{"as_of_date": "2025-12-31"}')
+    by_hand = _compiled_as_of(tmp_path, tmp_path / "b", "--vars", '{"as_of_date": "2025-12-31"}')
+    assert "2025-12-31" in by_hand and "2026-02-28" not in by_hand
+
+
+def test_the_date_is_in_the_environment_only_inside_the_block(monkeypatch) -> None:
+    monkeypatch.delenv(AS_OF_ENV, raising=False)
+    with as_of_for_dbt(dt.date(2026, 1, 31)):
+        assert os.environ[AS_OF_ENV] == "2026-01-31"
+    assert AS_OF_ENV not in os.environ
+    monkeypatch.setenv(AS_OF_ENV, "2020-01-01")
+    try:
+        with as_of_for_dbt(dt.date(2026, 1, 31)):
+            raise RuntimeError("dbt failed")
+    except RuntimeError:
+        pass
+    assert os.environ[AS_OF_ENV] == "2020-01-01", "restored after a failure too"
+
+
+def test_dbt_parse_is_handed_from_run_to_run(tmp_path: Path) -> None:
+    settings = Settings.load(home=tmp_path)
+    first = run_target_path(settings, "run-1")
+    reuse_parse(settings, first)
+    assert not (first / PARTIAL_PARSE).exists(), "nothing to hand over before the first run"
+    first.mkdir(parents=True, exist_ok=True)
+    (first / PARTIAL_PARSE).write_bytes(b"parse of run 1")
+    keep_parse(settings, first)
+    second = run_target_path(settings, "run-2")
+    reuse_parse(settings, second)
+    assert (second / PARTIAL_PARSE).read_bytes() == b"parse of run 1"
+    (second / PARTIAL_PARSE).write_bytes(b"parse of run 2")
+    keep_parse(settings, second)
+    assert (settings.dbt_runs_dir / PARTIAL_PARSE).read_bytes() == b"parse of run 2"
+    assert [p.name for p in settings.dbt_runs_dir.iterdir() if p.is_file()] == [PARTIAL_PARSE]

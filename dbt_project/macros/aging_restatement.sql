@@ -14,8 +14,8 @@
     as_of_date, the latest stored day (recomputed, it may have been built before the day's data
     was complete) and the earliest business date of any input row landed after the last build
     (the table's _inputs_loaded_through). -#}
-{% macro aging_restatement_start(relation, as_of_value) -%}
-    {%- set as_of = date_literal(as_of_value) -%}
+{% macro aging_restatement_start(relation) -%}
+    {%- set as_of = as_of_date() -%}
     {%- set restated -%}
         (select min(restated_from) from (
         {%- for input in aging_restatement_inputs() %}

@@ -2,7 +2,7 @@
     and bucket: same open amount and same number of open invoices. The two are computed by
     different paths (segment deltas vs. per-invoice sums), so a tie proves both. Returns the
     mismatching cells. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

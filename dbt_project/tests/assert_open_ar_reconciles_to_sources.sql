@@ -3,7 +3,7 @@
     applications - credit memo applications - write-offs dated on or before it (on those
     documents) = sum of open_amount in fct_ar_invoices - over-applications kept as customer
     credit. Returns the currencies that do not reconcile, with each term. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -6,7 +6,7 @@ history as (
 
     select invoice_id, open_amount, open_amount_reporting, aging_bucket
     from {{ ref('int_invoice_month_end_buckets') }}
-    where period_end_date = {{ date_literal(var('as_of_date')) }}
+    where period_end_date = {{ as_of_date() }}
 ),
 
 facts as (

@@ -1,6 +1,6 @@
 -- D5: the unapplied cash of the as_of period equals fct_payments' unapplied amounts, valued at the
 -- as_of rate per customer and currency (the rounding grain of the KPI series), to the cent.
-{%- set as_of = date_literal(var('as_of_date')) %}
+{%- set as_of = as_of_date() %}
 
 with
 

@@ -6,9 +6,11 @@ the order data flows, so the UI reads left to right: staging → ar → collecti
 become asset checks; ``dbt build`` skips everything downstream of a failing error-severity test
 and fails the step, so a broken key or an unreconciled balance blocks publishing in the same run.
 The run's as-of date (and a full refresh) come from the run's :class:`RunOptions`, so the UI can
-rebuild any past day.
+rebuild any past day. The date reaches dbt in the environment, not as a var, and dbt's parse of
+the project is kept between runs, so a daily run does not re-parse it (``DECISIONS.md`` R1).
 """
 
+import datetime as dt
 import hashlib
 import importlib.metadata
 import json
@@ -16,6 +18,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,10 @@ _NOT_SOURCE = frozenset({"target", "dbt_packages", "logs"})
 #: The dbt artifacts (compiled SQL, run_results.json, dbt.log) of this many recent runs are kept
 #: under INFLOW_HOME/dbt; a run's artifacts take about 9 MB.
 DBT_RUNS_KEPT = 10
+#: The environment variable the macro ``as_of_date()`` reads the run's date from.
+AS_OF_ENV = "INFLOW_DBT_AS_OF_DATE"
+#: dbt's saved parse of the project, which it reads from and writes to the target path.
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 class InflowDbtTranslator(DagsterDbtTranslator):
@@ -135,6 +142,40 @@ def run_target_path(settings: Settings, run_id: str) -> Path:
     return runs / run_id
 
 
+@contextmanager
+def as_of_for_dbt(as_of: dt.date) -> Iterator[None]:
+    """Hand the run's date to the dbt processes started inside the block (dagster-dbt passes this
+    process' environment on); the previous value is restored after it."""
+    previous = os.environ.get(AS_OF_ENV)
+    os.environ[AS_OF_ENV] = as_of.isoformat()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(AS_OF_ENV, None)
+        else:
+            os.environ[AS_OF_ENV] = previous
+
+
+def reuse_parse(settings: Settings, target: Path) -> None:
+    """Give a run's dbt the parse the previous run of this home saved. dbt checks it (versions,
+    vars, profile, every file's checksum) and re-parses whatever changed, so a stale one only costs
+    a full parse."""
+    saved = settings.dbt_runs_dir / PARTIAL_PARSE
+    if saved.is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(saved, target / PARTIAL_PARSE)
+
+
+def keep_parse(settings: Settings, target: Path) -> None:
+    """Keep the parse a run's dbt saved, for the next run (replaced whole, never half-written)."""
+    written = target / PARTIAL_PARSE
+    if written.is_file():
+        partial = settings.dbt_runs_dir / f".{PARTIAL_PARSE}.partial"
+        shutil.copyfile(written, partial)
+        partial.replace(settings.dbt_runs_dir / PARTIAL_PARSE)
+
+
 def run_manifest(settings: Settings, run_id: str) -> Path:
     """The manifest of the dbt build of one run (its docs as built), else the project's parsed one."""
     built = settings.dbt_runs_dir / run_id / "manifest.json"
@@ -181,12 +222,13 @@ def dbt_cli(project: DbtProject) -> InflowDbtCli:
 
 
 def build_args(settings: Settings, run: RunOptions) -> list[str]:
-    """``dbt build`` for one run: every var as of the run's date. dbt unit tests check SQL logic on
-    mocked rows, not data: they run in the test suite, not in every production run."""
+    """``dbt build`` for one run: the configuration's vars (the date goes in the environment,
+    :func:`as_of_for_dbt`). dbt unit tests check SQL logic on mocked rows, not data: they run in
+    the test suite, not in every production run."""
     args = [
         "build",
         "--vars",
-        json.dumps(settings.config.dbt_vars(run.as_of(settings.config.as_of_date))),
+        json.dumps(settings.config.dbt_vars()),
         "--exclude-resource-type",
         "unit_test",
     ]
@@ -201,15 +243,18 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, InflowDbt
     def _dbt_models(context: dg.AssetExecutionContext, dbt: InflowDbtCli, run: RunOptions) -> Iterator[Any]:
         """Builds and tests every dbt model as of the run's date."""
         target = run_target_path(settings, context.run_id)
+        reuse_parse(settings, target)
         try:
-            events = dbt.cli(build_args(settings, run), context=context, target_path=target).stream()
-            yield from with_table_metadata(
-                events,
-                context.asset_key_for_output,
-                settings.warehouse_path,
-                settings.config.reporting_currency,
-                settings.config.engine.memory_limit,
-            )
+            with as_of_for_dbt(run.as_of(settings.config.as_of_date)):
+                events = dbt.cli(build_args(settings, run), context=context, target_path=target).stream()
+                yield from with_table_metadata(
+                    events,
+                    context.asset_key_for_output,
+                    settings.warehouse_path,
+                    settings.config.reporting_currency,
+                    settings.config.engine.memory_limit,
+                )
+            keep_parse(settings, target)
         finally:
             restrict_tree(target)
 

@@ -2,7 +2,7 @@
     documents on or before as_of_date. credit_amount is the memo's value as a positive number
     (memos land with a negative amount); unapplied_amount is what the customer still holds as
     credit, kept in customer_credit_balances rather than netted into any invoice. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

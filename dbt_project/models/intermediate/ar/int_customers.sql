@@ -2,7 +2,7 @@
     name that the master lacks (or every customer, when no master is configured), derived with its
     id as its name so nothing downstream (dim_customers, the ECL segments, the worklist) loses the
     documents. is_derived says which. Only documents dated on or before the as-of date count. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -3,7 +3,7 @@
     gaps; never backward, so a day before a currency's first quote has no rate). The reporting
     currency is 1 every day from the earliest document, payment or rate. Rates quoted after
     as_of_date are ignored, so an earlier as_of rebuilds exactly the earlier answer. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set reporting_currency = dbt.string_literal(var('reporting_currency') | upper) -%}
 
 with

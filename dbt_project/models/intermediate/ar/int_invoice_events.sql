@@ -5,7 +5,7 @@
     its invoice's date takes effect on the invoice date (the balance cannot move before the
     invoice exists). Open balance as of any day D <= as_of_date = sum(amount_signed) of the
     invoice's events with event_date <= D. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

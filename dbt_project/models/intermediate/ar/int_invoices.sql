@@ -4,7 +4,7 @@
     imputed day and due_date_is_imputed says so. A view: a filtered projection of staging is
     cheaper to recompute for its few readers than to copy (a million-row write at scale). -#}
 {{ config(materialized='view') }}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -3,7 +3,7 @@
     applied to is described by its type and customer (null when the document is unknown).
     The one place applications are classified, so payments, credit memos and invoice events
     agree. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

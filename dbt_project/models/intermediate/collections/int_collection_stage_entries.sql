@@ -12,7 +12,7 @@
     Levels nest: entered_on never falls as the level rises (the days grow with the level, and an
     activity naming a level counts for every level below it), so an invoice's stage only rises while
     it is open. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set levels = collection_stage_levels(var('collection_stages')) -%}
 
 with

@@ -12,7 +12,7 @@
     cash received from the customer; both counted from the day the promise was made through the
     evaluation date, and never after as_of. is_judged / is_kept say how the outcome counts in a kept
     rate (judged = kept, partially kept or broken). -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set grace_days = var('promise_grace_days') -%}
 {%- if grace_days is not number or grace_days is sameas true or grace_days is sameas false
     or grace_days != grace_days | int or grace_days < 0 -%}

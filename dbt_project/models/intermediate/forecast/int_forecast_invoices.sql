@@ -5,7 +5,7 @@
     Several disputes on one document are merged into one span (first opening to last
     resolution; open as long as any is unresolved as of as_of_date). segment comes from the CRM
     ('unknown' without one): the timing model shrinks thin customer histories toward it. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -3,7 +3,7 @@
     from the dimension's first activity to as_of, zero-filled, so window functions over rows are
     windows over months. Reporting-currency basis (DECISIONS.md D2): balances at the period-end
     rate, flows (sales, collections) at the rate of their own date. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set at_risk_days = var('kpi_at_risk_days') -%}
 
 with

@@ -4,7 +4,7 @@
     (stayed), rolled into a later bucket or written off (rolled_forward), or paid / credited
     (cured). Every pair of consecutive complete month ends is valued at the first month end's
     rate, so FX moves do not look like roll or cure. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set buckets = aging_bucket_bounds(var('aging_buckets')) -%}
 {%- set lookback_months = var('ecl_lookback_months') -%}
 {%- if lookback_months is not number or lookback_months is sameas true or lookback_months is sameas false

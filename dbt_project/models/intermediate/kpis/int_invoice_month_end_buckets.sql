@@ -3,7 +3,7 @@
     step function (int_invoice_balance_changes, built from int_invoice_events), so a month end
     shows what was open then, not today's balance. Bounded: one row per invoice and period end
     at which its balance was > 0. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -1,6 +1,6 @@
 {#- One row per calendar month from the first invoice month to the month holding as_of_date.
     The month of as_of_date is a partial period ending on as_of_date, never on a later day. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -6,7 +6,7 @@
     rows (the same macros; no invoice of its own is counted). models/ scores a customer as the
     risk of its next usual invoice (its usual amount and terms, issued the next day), so a
     customer score and an invoice score are the same model's answer. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -14,7 +14,7 @@
     by then. Money running totals are doubles (speed, int_risk_customer_events) rounded to the
     cent: a double sum depends on the order DuckDB's threads add in, and an unrounded last bit
     moved the gradient-boosting bins, so the same ledger trained a different model. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set trend_days = var('risk_customer_trend_days') | int -%}
 {%- set running = "over (partition by customer_id order by event_date rows between unbounded preceding and current row)" -%}
 {%- set sums = risk_state_sums() -%}

@@ -22,7 +22,7 @@
     The balance of an invoice at the end of day D is balance_after of its last change on or
     before D (int_invoice_balance_changes); the first change is on the invoice date, because
     earlier-dated applications take effect on it. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set history = var('risk_history_days') | int -%}
 {%- set sample_invoices = var('risk_training_invoices') | int -%}
 {%- set buckets = 1000000 -%}

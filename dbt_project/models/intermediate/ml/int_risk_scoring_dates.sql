@@ -5,7 +5,7 @@
     invoice. Anchored on as_of_date so today's scoring rows and the training snapshots are the
     same kind of row, and the backtest origins (multiples of the step before as_of) are
     snapshot days too. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set step = var('risk_snapshot_step_days') | int -%}
 {%- set history = var('risk_history_days') | int -%}
 {%- if step < 1 or history < 0 -%}

@@ -3,7 +3,7 @@
 {#- The invoices to score today: every invoice and debit memo open at the end of as_of_date,
     with its features as of that day (the snapshot rows of as_of_date), already aged. No
     outcome columns. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -9,7 +9,7 @@
       day cash or credit was applied; null while open or when written off;
     - written_off_date: the day write-offs reached risk_write_off_min_share of the amount;
     - is_open_at_as_of: still owed on as_of_date. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -3,7 +3,7 @@
     credit memos, and over-applications (amounts applied to an invoice beyond its balance).
     All positive = owed to / held for the customer. credit_balance_reporting is at the
     as_of-date rate. Cash whose customer is unknown is one row with a null customer_id. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

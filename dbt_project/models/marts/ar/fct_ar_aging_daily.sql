@@ -22,13 +22,13 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date >= {{ aging_restatement_start(this, var('as_of_date')) }}{% endif %}"
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date >= {{ aging_restatement_start(this) }}{% endif %}"
 ) }}
 -- depends_on: {{ ref('stg_landing__invoices') }}
 -- depends_on: {{ ref('stg_landing__payment_applications') }}
 -- depends_on: {{ ref('stg_landing__write_offs') }}
 -- depends_on: {{ ref('stg_landing__fx_rates') }}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set history_days = var('aging_history_days') | int -%}
 {%- if history_days < 1 -%}
     {{ exceptions.raise_compiler_error("inflow: aging_history_days must be a positive number of days, got '" ~ var('aging_history_days') ~ "'") }}

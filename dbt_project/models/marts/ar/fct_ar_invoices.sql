@@ -5,7 +5,7 @@
     payments arrived gives exactly the earlier answer, because every input is filtered to events
     dated on or before it. FX: amount_reporting at the invoice-date rate, open_amount_reporting
     at the as_of-date rate (int_fx_rates_daily, forward-filled). -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set basis = aging_basis_column(var('aging_basis')) -%}
 
 with

@@ -5,7 +5,7 @@
     customer_credit_balances. A payment exported without a customer takes the
     customer of the documents it was applied to (customer_id_is_inferred); cash with neither
     stays unidentified (null customer). FX: amount_reporting at the payment-date rate. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

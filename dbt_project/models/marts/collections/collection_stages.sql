@@ -7,7 +7,7 @@
       its open invoices, or 'current' once none has one, so the ERP hears when it comes down.
     The outbox sends stage (invoice.collection_stage / customer.collection_stage); the outreach
     drafts take their tone from it. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set levels = collection_stage_levels(var('collection_stages')) -%}
 {%- set integer_type = api.Column.translate_type('integer') -%}
 

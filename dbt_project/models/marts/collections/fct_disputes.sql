@@ -6,7 +6,7 @@
     open balance that day. A resolution dated after as_of_date is not known yet: the dispute is
     open and its resolution null. Disputes on documents that are not receivables of the fact layer
     (a credit memo, a quarantined invoice) are kept, without customer or amounts from the document. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set date_type = api.Column.translate_type('date') -%}
 
 with

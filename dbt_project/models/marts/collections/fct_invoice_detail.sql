@@ -2,7 +2,7 @@
     customer with owner, collector and billing contact, how it was paid and credited, its
     disputes, its latest promise to pay and the latest note or activity on it. Only workflow
     records dated on or before as_of are shown. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 
 with
 

@@ -3,7 +3,7 @@
     days-to-pay KPIs. Trend: average days beyond terms over the last quarter (the 91 days ending
     on as_of) against the three quarters before, and the least-squares slope of days beyond terms
     per quarter over those four quarters (positive = paying later). -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set quarter_days = 91 -%}
 
 with

@@ -132,7 +132,7 @@ final as (
         {{ to_money(times_rate('exposure_reporting', to_rate('loss_rate_bounded'))) }}
             as allowance_reporting,
         {{ var('ecl_lookback_months') }} as lookback_months,
-        {{ date_literal(var('as_of_date')) }} as as_of_date
+        {{ as_of_date() }} as as_of_date
     from floored
 
 )

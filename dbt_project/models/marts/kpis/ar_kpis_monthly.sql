@@ -1,7 +1,7 @@
 {#- AR KPIs per month and dimension, computed from the additive monthly series of
     int_ar_monthly_inputs (so every formula is unit-tested on hand-made rows). Definitions,
     inclusion rules and FX basis: dbt_project/DECISIONS.md (K1-K10, D1-D6). -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set dso_months = var('kpi_dso_months') -%}
 {%- set cei_months = var('kpi_cei_months') -%}
 {%- set countback_months = var('kpi_countback_max_months') -%}

@@ -3,7 +3,7 @@
     billing (0 = the billing month itself, up to kpi_cohort_max_months), for the whole portfolio
     and by segment. Every amount of an invoice is valued at its invoice-date rate, so the shares
     move only with collection, not with FX. -#}
-{%- set as_of = date_literal(var('as_of_date')) -%}
+{%- set as_of = as_of_date() -%}
 {%- set max_months = var('kpi_cohort_max_months') -%}
 {%- if max_months is not number or max_months is sameas true or max_months is sameas false
     or max_months != max_months | int or max_months < 1 -%}
