@@ -14,10 +14,10 @@ import yaml
 from orchestration.cli import run_config
 from orchestration.config import ConfigError, load_config
 from orchestration.definitions import build_definitions
-from orchestration.defs.automation import MAIN_JOB
+from orchestration.defs.automation import DAILY_JOB, MAIN_JOB
 from orchestration.defs.keys import SERVING_KEY, raw_table_key
 from orchestration.settings import Settings
-from tests.test_pipeline import AS_OF, digest, inflow
+from tests.test_pipeline import AS_OF, digest, inflow, query
 
 pytestmark = pytest.mark.slow
 
@@ -46,13 +46,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def launch(
-    company: Path, home: Path, selection: list[dg.AssetKey] | None = None, allow_shrink: bool = False
+    company: Path,
+    home: Path,
+    selection: list[dg.AssetKey] | None = None,
+    allow_shrink: bool = False,
+    job: str = MAIN_JOB,
 ) -> dg.ExecuteInProcessResult:
-    """What the UI does: launch the main job (or a selection of it) on the home's instance."""
+    """What the UI does: launch a job (or a selection of it) on the home's instance."""
     settings = Settings.load(company / "inflow.yml", home)
     defs = build_definitions(settings)
     with dg.DagsterInstance.from_config(str(settings.write_dagster_instance())) as instance:
-        return defs.resolve_job_def(MAIN_JOB).execute_in_process(
+        return defs.resolve_job_def(job).execute_in_process(
             run_config=run_config(None, allow_shrink=allow_shrink),
             instance=instance,
             asset_selection=selection,
@@ -74,6 +78,18 @@ def test_a_publish_only_launch_republishes_a_build_that_passed(built: tuple[Path
     company, home = copy_of(*built, tmp_path)
     result = launch(company, home, [SERVING_KEY])
     assert result.success, failure_text(result)
+
+
+def test_the_daily_refresh_publishes_and_keeps_the_last_forecast(built: tuple[Path, Path], tmp_path: Path) -> None:
+    """As the schedule and the file sensor launch it: it leaves out the forecast and the training,
+    yet builds every dbt model the publish guard asks for (the forecast's dbt inputs included)."""
+    company, home = copy_of(*built, tmp_path)
+    forecast = "select * from forecast.cash_forecast_weekly order by all"
+    before, published_before = query(home / "serving.duckdb", forecast), (home / "published").resolve()
+    result = launch(company, home, job=DAILY_JOB)
+    assert result.success, failure_text(result)
+    assert (home / "published").resolve() != published_before, "a new publication"
+    assert query(home / "serving.duckdb", forecast) == before, "the forecast of the last full run, kept"
 
 
 def test_a_publish_only_launch_after_a_failed_build_refuses_and_names_it(

@@ -4,9 +4,12 @@ failed step reports.
 - ``inflow_main``: everything, the way ``inflow run`` and ``make run`` run it.
 - ``inflow_daily_refresh``: everything but the cash forecast and the risk model's training (the
   daily scoring uses the last model trained), on the daily schedule and whenever new or changed
-  files arrive in a file source's folder.
-- ``inflow_weekly``: the cash forecast and the risk model's training, with everything upstream
-  and downstream of them, on Mondays (``automation.weekly_forecast``).
+  files arrive in a file source's folder. The forecast's dbt inputs are built daily with the rest
+  of the dbt project: publishing refuses a warehouse whose landing changed without every dbt model
+  rebuilt (:mod:`orchestration.defs.publish.guard`).
+- the weekly schedule (``automation.weekly_forecast``) starts ``inflow_main``: the cash forecast
+  and the risk model's training publish only with a complete build around them, which is the
+  whole job.
 
 Schedules come from ``inflow.yml`` (``automation:``) and start as configured (stopped unless
 ``enabled``), toggled in the UI. The file sensor polls each file source's glob; a file counts once
@@ -35,8 +38,8 @@ from orchestration.settings import Settings
 
 MAIN_JOB = "inflow_main"
 DAILY_JOB = "inflow_daily_refresh"
-WEEKLY_JOB = "inflow_weekly"
-FORECAST_GROUP = "forecast"
+#: The cash forecast's own assets (schema ``forecast``): weekly, not daily.
+FORECAST_SCHEMA = "forecast"
 #: The risk model's training assets: weekly, not daily.
 TRAINING = (dg.AssetKey(["ml", "model_evaluations"]), dg.AssetKey(["ml", "risk_model"]))
 #: Transient failures (a file locked by the exporter, a database briefly down) are retried; data
@@ -150,7 +153,7 @@ def build_automation(settings: Settings) -> dg.Definitions:
     automation = settings.config.automation
     hooks = {build_failure_hook(automation, settings.home)}
     everything = dg.AssetSelection.all()
-    weekly_work = dg.AssetSelection.groups(FORECAST_GROUP) | dg.AssetSelection.assets(*TRAINING)
+    weekly_work = dg.AssetSelection.key_prefixes(FORECAST_SCHEMA) | dg.AssetSelection.assets(*TRAINING)
     main = dg.define_asset_job(
         MAIN_JOB,
         selection=everything,
@@ -166,13 +169,6 @@ def build_automation(settings: Settings) -> dg.Definitions:
         hooks=hooks,
         description="The daily refresh: everything but the cash forecast and the risk model's training (weekly).",
     )
-    weekly = dg.define_asset_job(
-        WEEKLY_JOB,
-        selection=weekly_work.upstream() | weekly_work.downstream(),
-        executor_def=dg.in_process_executor,
-        hooks=hooks,
-        description="The weekly cash forecast and risk model training, with everything they read, then publish.",
-    )
     schedules = [
         _schedule(
             "inflow_daily_refresh_schedule",
@@ -182,9 +178,9 @@ def build_automation(settings: Settings) -> dg.Definitions:
         ),
         _schedule(
             "inflow_weekly_monday",
-            weekly,
+            main,
             automation.weekly_forecast,
             "The weekly cash forecast and model training (automation.weekly_forecast).",
         ),
     ]
-    return dg.Definitions(jobs=[main, daily, weekly], schedules=schedules, sensors=[build_file_sensor(settings, daily)])
+    return dg.Definitions(jobs=[main, daily], schedules=schedules, sensors=[build_file_sensor(settings, daily)])

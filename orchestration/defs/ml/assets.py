@@ -14,8 +14,8 @@ and model artifacts. The graph:
   downstream in Dagster 1.13, and the daily publication must go on with the baselines.
 - ``ml/invoice_risk_scores`` (+ ``ml.invoice_pay_time_quantiles``), ``ml/customer_risk_scores``
   and ``marts/collector_queue``: scoring with the newest trained version, every day. Training
-  (``ml/model_evaluations``, ``ml/risk_model``) runs weekly (``inflow_weekly``) and in
-  ``inflow run``; the daily refresh scores with what the last training left.
+  (``ml/model_evaluations``, ``ml/risk_model``) runs in ``inflow_main`` (``inflow run``
+  and the weekly schedule); the daily refresh scores with what the last training left.
 """
 
 import datetime as dt
