@@ -137,20 +137,20 @@ def test_the_run_builds_the_pack_with_the_published_numbers(published_home: Publ
     assert page.is_file() and (pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx").is_file()
     assert {"aging.png", "kpis.png", "forecast.png"} <= {p.name for p in pack_folder.iterdir()}
     serving = published_home.home / "serving.duckdb"
-    open_ar = float(
-        _one(
-            serving, "select sum(open_amount_reporting) from marts.fct_ar_aging_daily where snapshot_date = ?", [AS_OF]
-        )
+    open_ar = float(_one(serving, "select sum(open_amount_reporting) from marts.fct_ar_invoices"))
+    kpi_ar = _one(
+        serving,
+        "select ar_reporting from marts.ar_kpis_monthly where dimension_type = 'total' and period_end_date = ?",
+        [AS_OF],
     )
-    invoices_open_ar = float(_one(serving, "select sum(open_amount_reporting) from marts.fct_ar_invoices"))
-    assert abs(open_ar - invoices_open_ar) < 1.0  # the aging snapshot ties to the fact table
+    assert open_ar == float(kpi_ar), "the invoice fact and the KPIs agree to the cent"
     summary = {
         row[0]: row[1]
         for row in load_workbook(pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx")["Summary"].iter_rows(
             min_row=5, values_only=True
         )
     }
-    assert summary["Open AR"] == pytest.approx(open_ar, abs=0.01)
+    assert summary["Open AR"] == open_ar, "the pack's headline is the published open AR, to the cent"
     p50 = float(_one(serving, "select sum(p50_reporting) from forecast.cash_forecast_weekly where series = 'total'"))
     assert summary["Receipts next 13 weeks (sum of weekly p50)"] == pytest.approx(p50, abs=0.01)
     text = page.read_text(encoding="utf-8")
@@ -217,7 +217,7 @@ def test_pack_for_an_earlier_date_rebuilds_what_history_allows(published_home: P
         _one(serving, "select sum(open_amount_reporting) from marts.fct_ar_aging_daily where snapshot_date = ?", [day])
     )
     summary = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=5, values_only=True)}
-    assert summary["Open AR"] == pytest.approx(open_ar, abs=0.01)
+    assert summary["Open AR"] == open_ar, "the pack's headline is the published open AR, to the cent"
     assert summary["As of"].date() == day and summary["Publication as of"].date() == AS_OF
     kpi_months = [r[0].date() for r in book["KPI trends"].iter_rows(min_row=5, values_only=True)]
     assert max(kpi_months) == day  # the September month had ended; October and November had not

@@ -2,7 +2,10 @@
     balances on that day exactly as fct_ar_invoices would show them with as_of_date = that day
     (events dated on or before the day, balances floored at zero, the configured basis and
     buckets). Only non-empty buckets are stored. open_amount_reporting is at the snapshot day's
-    rate.
+    rate, rounded per row (customer, currency, bucket): fct_ar_invoices rounds each invoice, so a
+    day's reporting total can be a few cents from a sum over invoices, while open_amount ties
+    exactly (assert_aging_ties_to_invoices_on_as_of_date). Totals for the as-of day come from
+    fct_ar_invoices (the review pack does so).
 
     Built without expanding invoices by days: each invoice's open periods (int_invoice_balance_changes)
     are cut at its bucket boundaries into segments; segments become +/- deltas per customer,
