@@ -54,6 +54,29 @@ def test_publish_copies_consumer_schemas_only(tmp_path: Path) -> None:
     ]
 
 
+def test_a_publication_shows_only_history_known_on_its_day(tmp_path: Path) -> None:
+    """Rebuilt as of an earlier day, the warehouse still holds later runs' forecasts and models:
+    the publication of that day carries none of them (the day itself is kept)."""
+    _warehouse(tmp_path / "wh.duckdb", "10.00")
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("create schema forecast")
+    con.execute(
+        "create table forecast.cash_forecast_history as select * from (values "
+        "(date '2026-11-26', 1), (date '2026-11-27', 2), (date '2026-11-28', 3)) as t(as_of_date, week_index)"
+    )
+    con.execute("create schema ml")
+    con.execute(
+        "create table ml.risk_model_versions as select * from (values "
+        "('v1', date '2026-11-27'), ('v2', date '2026-11-28')) as t(model_version, trained_on)"
+    )
+    con.close()
+    publish(tmp_path / "wh.duckdb", tmp_path / "serving.duckdb", AS_OF, "run-1")
+    con = duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True)
+    assert con.execute("select week_index from forecast.cash_forecast_history order by 1").fetchall() == [(1,), (2,)]
+    assert con.execute("select model_version from ml.risk_model_versions").fetchall() == [("v1",)]
+    con.close()
+
+
 def test_open_reader_keeps_reading_the_old_file_during_a_publish(tmp_path: Path) -> None:
     _warehouse(tmp_path / "wh.duckdb", "10.00")
     publish(tmp_path / "wh.duckdb", tmp_path / "serving.duckdb", AS_OF, "run-1")

@@ -58,6 +58,14 @@ XLSX_ORDER: dict[str, tuple[str, ...]] = {
     "cash_forecast_history": ("as_of_date desc", "method", "scenario", "series desc", "currency", "week_index"),
     "forecast_accuracy": ("grain", "method", "series desc", "currency", "origin_date", "week_index"),
 }
+#: Tables that keep the rows of every run, by the day each run was as of: a publication as of a
+#: day shows only what was known on it (a rebuild of an earlier day must not carry a later
+#: forecast or a model trained later).
+KNOWN_ON: dict[tuple[str, str], str] = {
+    ("forecast", "cash_forecast_history"): "as_of_date",
+    ("ml", "risk_model_versions"): "trained_on",
+    ("ml", "model_evaluations"): "trained_on",
+}
 #: A sheet is for reading: past this many rows (a per-customer table of a large company) the
 #: table is exported as Parquet only. Writing a 50,000-row sheet took 15 s of a publish.
 XLSX_MAX_ROWS = 10_000
@@ -117,7 +125,9 @@ def build_serving_file(
         for schema, name in consumer_tables(con, "wh"):
             con.execute(f"create schema if not exists {schema}")
             select = privacy.select(con, "wh", schema, name) if privacy is not None else "*"
-            con.execute(f"create table {schema}.{name} as select {select} from wh.{schema}.{name}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
+            known_on = KNOWN_ON.get((schema, name))
+            where = f" where {known_on} <= {lit(as_of.isoformat())}::date" if known_on else ""
+            con.execute(f"create table {schema}.{name} as select {select} from wh.{schema}.{name}{where}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
             rows = scalar(con, f"select count(*) from {schema}.{name}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
             published.append(PublishedTable(schema, name, rows))
             copied.add(rows, f"{schema}.{name}")
