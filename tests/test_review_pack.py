@@ -27,7 +27,15 @@ from openpyxl import load_workbook
 from orchestration.defs.keys import REVIEW_PACK_KEY
 from orchestration.defs.quality.store import write_owner_reports
 from orchestration.defs.reporting.render import format_cell
-from orchestration.defs.reporting.sections import Publication, ReportError, resolve_as_of
+from orchestration.defs.reporting.sections import (
+    Part,
+    Publication,
+    ReportError,
+    Section,
+    Table,
+    _headline,
+    resolve_as_of,
+)
 from orchestration.spreadsheet_safety import needs_prefix
 from orchestration.workbooks import Column
 from tests.published_home import EVIL_CUSTOMER_NAME, PUBLISHED_AS_OF, PublishedHome
@@ -369,3 +377,35 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
     assert "'" + EVIL_CUSTOMER_NAME in names
     page = (home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.html").read_text(encoding="utf-8")
     assert "marts.collector_queue is not published" not in page and 'data-sheet="Collector queue"' in page
+
+
+def _kpi_section(months: list[tuple[dt.date, dt.date, bool, float, float]]) -> Section:
+    columns = [
+        Column("month_end", "date"),
+        Column("period_end_date", "date"),
+        Column("is_complete_month", "text"),
+        Column("dso_countback_days", "number"),
+        Column("cei_trailing_pct", "number"),
+    ]
+    return Section("kpis", "KPIs", "", parts=[Part("Monthly KPIs (total)", "KPI trends", Table(columns, months))])
+
+
+@pytest.mark.parametrize(
+    ("as_of", "complete", "cei_label", "cei"),
+    [
+        (dt.date(2026, 11, 1), False, "to 2026-10-31", 95.0),  # the 1st: one day of November, CEI waits
+        (dt.date(2026, 11, 30), True, "to 2026-11-30", 88.0),  # the last day: November is complete
+    ],
+)
+def test_the_headline_dates_dso_on_the_day_and_cei_on_a_complete_month(
+    as_of: dt.date, complete: bool, cei_label: str, cei: float
+) -> None:
+    section = _kpi_section(
+        [
+            (dt.date(2026, 10, 31), dt.date(2026, 10, 31), True, 40.0, 95.0),
+            (dt.date(2026, 11, 30), as_of, complete, 41.0, 88.0),
+        ]
+    )
+    headline = {h.label: h.value for h in _headline([section], "USD")}
+    assert headline[f"DSO countback (as of {as_of})"] == 41.0
+    assert headline[f"CEI, trailing 3 months ({cei_label})"] == cei

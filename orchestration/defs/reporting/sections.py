@@ -309,7 +309,8 @@ def _kpis(con: duckdb.DuckDBPyConnection, as_of: dt.date, pub: Publication, curr
         con,
         """
         select * from (
-            select month_end, is_complete_month, ar_reporting, past_due_ar_reporting, dso_countback_days,
+            select month_end, period_end_date, is_complete_month, ar_reporting, past_due_ar_reporting,
+                   dso_countback_days,
                    dso_simple_days, bpdso_days, add_days, cei_pct, cei_trailing_pct, pct_current,
                    avg_days_to_pay, at_risk_rate_pct
             from marts.ar_kpis_monthly
@@ -391,14 +392,16 @@ def _behaviour(con: duckdb.DuckDBPyConnection, as_of: dt.date, pub: Publication,
                dso_countback_days, cei_pct, avg_days_to_pay, avg_days_beyond_terms, paid_invoice_count
         from marts.ar_kpis_monthly
         where dimension_type = 'segment' and month_end = (
-            select max(month_end) from marts.ar_kpis_monthly where dimension_type = 'segment' and period_end_date <= ?
+            -- the latest complete month: on the 1st, a one-day month would show CEI 0 and nothing paid
+            select month_end from marts.ar_kpis_monthly where dimension_type = 'segment' and period_end_date <= ?
+            order by is_complete_month desc, month_end desc limit 1
         )
         order by ar_reporting desc, segment
         """,
         [as_of],
         currency,
     )
-    scope = f"segments {_scope(as_of, pub, rebuilt=True)} (their latest KPI month); customers " + _scope(
+    scope = f"segments {_scope(as_of, pub, rebuilt=True)} (their latest complete KPI month); customers " + _scope(
         as_of, pub, rebuilt=False
     )
     return Section(
@@ -538,11 +541,18 @@ def _headline(pack_sections: list[Section], currency: str) -> list[Headline]:
         ]
     kpis = found.get("kpis")
     if kpis and kpis.parts:
-        last = kpis.parts[0].table.frame().iloc[-1]
-        month = pd.Timestamp(last["month_end"]).strftime("%b %Y")
+        months = kpis.parts[0].table.frame()
+        last = months.iloc[-1]
+        # DSO is a balance on a day; CEI a month's collections, so it waits for a complete month.
+        complete = months[months["is_complete_month"].astype(bool)]
+        cei = complete.iloc[-1] if len(complete) else last
         out += [
-            Headline(f"DSO countback ({month})", _number(last["dso_countback_days"]), "days"),
-            Headline(f"CEI, trailing 3 months ({month})", _number(last["cei_trailing_pct"]), "%"),
+            Headline(
+                f"DSO countback (as of {_day(last['period_end_date'])})", _number(last["dso_countback_days"]), "days"
+            ),
+            Headline(
+                f"CEI, trailing 3 months (to {_day(cei['period_end_date'])})", _number(cei["cei_trailing_pct"]), "%"
+            ),
         ]
     forecast = found.get("forecast")
     if forecast and forecast.parts:
@@ -555,6 +565,10 @@ def _headline(pack_sections: list[Section], currency: str) -> list[Headline]:
             )
         )
     return out
+
+
+def _day(value: object) -> dt.date:
+    return pd.Timestamp(value).date()
 
 
 def _number(value: object) -> float | None:
