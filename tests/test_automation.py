@@ -104,6 +104,35 @@ def test_a_file_dropped_is_one_run_and_the_same_drop_never_a_second(tmp_path: Pa
     assert str(drop) in file_fingerprints(settings.config)
 
 
+def test_a_fresh_sensor_over_a_published_home_starts_no_run_for_what_it_landed(tmp_path: Path) -> None:
+    """The UI opened over a home `inflow run` built: the files older than that run's start are not
+    new; a file changed after it is."""
+    settings = company_settings(tmp_path, {"debounce_seconds": 0})
+    sensor = build_automation(settings).resolve_sensor_def("inflow_new_files")
+    files = sorted(file_fingerprints(settings.config))
+    past = time.time() - 3600
+    for path in files:
+        os.utime(path, (past, past))
+
+    @dg.asset
+    def stand_in() -> None:
+        """Stands for the run that built the current publication."""
+
+    with dg.instance_for_test() as instance:
+        run = dg.materialize([stand_in], instance=instance)
+        folder = settings.home / "publications" / "p1"
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text(json.dumps({"run_id": run.run_id}))
+        (settings.home / "published").symlink_to(folder)
+        quiet = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert quiet.run_requests == [] and quiet.skip_message, "everything there was landed by that run"
+        changed = Path(files[0])
+        later = time.time()
+        os.utime(changed, (later, later))  # modified after the run started (debounce 0: settled at once)
+        new = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert len(new.run_requests) == 1 and changed.name in new.run_requests[0].tags["inflow/files"]
+
+
 class _Receiver(http.server.BaseHTTPRequestHandler):
     received: list[dict] = []
 

@@ -15,7 +15,8 @@ Schedules come from ``inflow.yml`` (``automation:``) and start as configured (st
 ``enabled``), toggled in the UI. The file sensor polls each file source's glob; a file counts once
 its size and modification time have held still for ``debounce_seconds`` (an export still being
 copied is not loaded half-written), and its cursor remembers what it started runs for, so the same
-drop never starts a second run.
+drop never starts a second run. A fresh sensor over a home that has published starts from what the
+current publication's run could have landed, so opening the UI does not start a run for nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import dagster as dg
 from orchestration.audit import AuditTrail
 from orchestration.config import AutomationConfig, InflowConfig, ScheduleConfig
 from orchestration.defs.ingestion.landing import batch_files
+from orchestration.defs.publish.publication import current, read_manifest
 from orchestration.settings import Settings
 
 MAIN_JOB = "inflow_main"
@@ -67,6 +69,19 @@ def settled_changes(
     return {path: fp for path, fp in current.items() if seen.get(path) != fp and fp[1] <= quiet_before}
 
 
+def landed_by_last_publication(settings: Settings, instance: dg.DagsterInstance) -> dict[str, list[int]]:
+    """A fresh sensor's cursor: the files the current publication's run could have landed (last
+    modified before that run started). Without it, the first tick after ``inflow run`` built a home
+    took every file for new and started a run with nothing to land."""
+    folder = current(settings.layout)
+    run_id = read_manifest(folder).get("run_id") if folder is not None else None
+    record = instance.get_run_record_by_id(run_id) if run_id else None
+    if record is None or record.start_time is None:
+        return {}
+    started_ns = int(record.start_time * 1_000_000_000)
+    return {path: fp for path, fp in file_fingerprints(settings.config).items() if fp[1] < started_ns}
+
+
 def build_file_sensor(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
     automation = settings.config.automation
 
@@ -79,7 +94,7 @@ def build_file_sensor(settings: Settings, job: dg.UnresolvedAssetJobDefinition) 
         f"(once it has been still for {automation.debounce_seconds} s).",
     )
     def new_files(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        seen = json.loads(context.cursor) if context.cursor else {}
+        seen = json.loads(context.cursor) if context.cursor else landed_by_last_publication(settings, context.instance)
         changed = settled_changes(time.time_ns(), seen, file_fingerprints(settings.config), automation.debounce_seconds)
         if not changed:
             return dg.SkipReason("no new or changed file has settled")
