@@ -8,21 +8,26 @@
   due date (the segment's mean when it has no paid invoice), not before the scoring day.
 
 The two timing baselines are point forecasts; their intervals and distribution are the point
-plus the residuals (actual - point, capped at the last horizon) of the training rows, pooled:
-the simplest honest interval, so the model's interval coverage has something to be compared
-with. Rows past a label's deadline on their scoring day get 1, exactly as for the model.
+plus the residuals (actual - point, capped at the last horizon) of the training rows in the same
+days-past-due band on their scoring day (``RESIDUAL_BANDS``): the simplest honest interval, so
+the model's interval coverage has something to be compared with. The band matters because the
+point cannot see it: both points are 0 for any invoice past its expected day, so pooled
+residuals gave an invoice a year overdue the pay time of one a month overdue (p50 = today,
+90 % settled within the horizon), while the training rows that far overdue mostly never paid.
+A band with fewer than ``MIN_BAND_RESIDUALS`` training rows takes the pooled residuals.
+Rows past a label's deadline on their scoring day get 1, exactly as for the model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from models.labels import days_past_due_on, remaining_days
+from models.labels import days_past_due_on, past_due_bucket, past_due_labels, remaining_days
 from models.risk import (
     RiskParams,
     SegmentPriors,
@@ -35,6 +40,15 @@ LATE_RATE = "baseline_customer_late_rate"
 DUE_DATE = "baseline_due_date"
 CUSTOMER_MEAN = "baseline_customer_mean_days"
 TIMING_BASELINES = (DUE_DATE, CUSTOMER_MEAN)
+#: Days-past-due bands of the timing residuals (upper bounds; the last is open-ended): not yet
+#: due (the point still carries the days until due), 1-30 (just missed, mostly paid within
+#: weeks), 31-90 (credit risk up: IFRS 9's 30-day presumption), over 90 (IFRS 9's presumption of
+#: default: many never pay). Coarser than the priors' 30-day buckets so that each band keeps
+#: enough rows on a small ledger.
+RESIDUAL_BANDS = (0, 30, 90)
+#: Fewest training rows a band needs for its own residuals (below, the pooled ones): with 30,
+#: p10 and p90 each rest on at least three rows, as a prior cell does (``MIN_PRIOR_ROWS``).
+MIN_BAND_RESIDUALS = 30
 
 
 def _numeric(rows: pd.DataFrame, name: str) -> np.ndarray:
@@ -68,9 +82,13 @@ def point_remaining_days(rows: pd.DataFrame, kind: str, priors: SegmentPriors) -
 
 @dataclass(frozen=True)
 class ShiftedResiduals:
-    """A point forecast of remaining days plus the pooled training residuals: P(settled within d)
-    = share of residuals <= d - point; quantiles = point + residual quantile, never below 0,
-    inf from the last horizon on (``timing`` interface)."""
+    """A point forecast of remaining days plus one pool of training residuals: P(settled within d)
+    = share of residuals <= d - point, flat from the last horizon on; quantiles = point +
+    residual quantile, never below 0, inf from the last horizon on (``timing`` interface).
+
+    A residual was capped at the last horizon (settled then or later, or never), so point +
+    residual >= last horizon counts as not settled within it, in both answers: 1 - at(last) is
+    the mass the quantiles call inf, as the interface says."""
 
     point: np.ndarray  # (n,)
     residuals: np.ndarray  # sorted
@@ -78,8 +96,10 @@ class ShiftedResiduals:
 
     def at(self, days: Sequence[float]) -> np.ndarray:
         out = np.empty((len(self.point), len(days)))
+        before_last = np.searchsorted(self.residuals, self.last_horizon - self.point, side="left")
         for j, d in enumerate(days):
-            out[:, j] = np.searchsorted(self.residuals, d - self.point, side="right") / max(len(self.residuals), 1)
+            within = np.searchsorted(self.residuals, d - self.point, side="right")
+            out[:, j] = np.minimum(within, before_last) / max(len(self.residuals), 1)
         return out
 
     def quantiles(self, levels: Sequence[float]) -> np.ndarray:
@@ -90,6 +110,42 @@ class ShiftedResiduals:
         return np.where(out >= self.last_horizon, np.inf, out)
 
 
+@dataclass(frozen=True)
+class BandedResiduals:
+    """The pay-time distribution of rows from several days-past-due bands, each band's rows a
+    ``ShiftedResiduals`` with that band's residuals, answered in the rows' order (``timing``
+    interface)."""
+
+    parts: tuple[tuple[np.ndarray, ShiftedResiduals], ...]  # (row positions, their distribution)
+
+    def _gather(self, answer: Callable[[ShiftedResiduals], np.ndarray], width: int) -> np.ndarray:
+        out = np.empty((sum(len(positions) for positions, _ in self.parts), width))
+        for positions, part in self.parts:
+            out[positions] = answer(part)
+        return out
+
+    def at(self, days: Sequence[float]) -> np.ndarray:
+        return self._gather(lambda part: part.at(days), len(days))
+
+    def quantiles(self, levels: Sequence[float]) -> np.ndarray:
+        return self._gather(lambda part: part.quantiles(levels), len(levels))
+
+
+def residual_band(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's band of ``RESIDUAL_BANDS`` on its scoring day ('not_due', '1-30', '31-90', 'over_90')."""
+    return past_due_bucket(rows, RESIDUAL_BANDS)
+
+
+def residuals_by_band(residuals: np.ndarray, bands: np.ndarray) -> dict[str, np.ndarray]:
+    """Sorted residuals per band, every band present; a band with fewer than
+    ``MIN_BAND_RESIDUALS`` rows gets all of them pooled (its own few would be noise)."""
+    pooled = np.sort(residuals)
+    return {
+        band: np.sort(residuals[bands == band]) if (bands == band).sum() >= MIN_BAND_RESIDUALS else pooled
+        for band in past_due_labels(RESIDUAL_BANDS)
+    }
+
+
 @dataclass
 class BaselineScorer:
     """The baselines fitted on what was known on ``trained_on`` (priors and residuals only)."""
@@ -97,7 +153,7 @@ class BaselineScorer:
     params: RiskParams
     trained_on: dt.date
     priors: SegmentPriors
-    residuals: dict[str, np.ndarray]  # sorted, per timing baseline
+    residuals: dict[str, dict[str, np.ndarray]]  # per timing baseline, per band (``residuals_by_band``)
     name: str = LATE_RATE
     timing_kind: str = CUSTOMER_MEAN
 
@@ -118,12 +174,17 @@ class BaselineScorer:
             out[f"p_{name}"] = np.where(past_due > days, 1.0, value)
         return out
 
-    def distribution(self, rows: pd.DataFrame, kind: str | None = None) -> ShiftedResiduals:
-        """The pay-time distribution of a timing baseline (``timing_kind`` by default)."""
+    def distribution(self, rows: pd.DataFrame, kind: str | None = None) -> BandedResiduals:
+        """The pay-time distribution of a timing baseline (``timing_kind`` by default): its point
+        plus the residuals of the row's days-past-due band."""
         kind = kind or self.timing_kind
-        return ShiftedResiduals(
-            point_remaining_days(rows, kind, self.priors), self.residuals[kind], float(max(self.params.horizons))
-        )
+        point, bands = point_remaining_days(rows, kind, self.priors), residual_band(rows)
+        last = float(max(self.params.horizons))
+        parts = []
+        for band, residuals in self.residuals[kind].items():
+            positions = np.flatnonzero(bands == band)
+            parts.append((positions, ShiftedResiduals(point[positions], residuals, last)))
+        return BandedResiduals(tuple(parts))
 
     def cdf(self, rows: pd.DataFrame, days: Sequence[float], kind: str | None = None) -> np.ndarray:
         return self.distribution(rows, kind).at(days)
@@ -133,7 +194,8 @@ class BaselineScorer:
 
 
 def fit_baselines(rows: pd.DataFrame, known_on: dt.date, params: RiskParams | None = None) -> BaselineScorer:
-    """Priors and pooled residuals from the training window, with labels known on ``known_on``."""
+    """Priors, and residuals by days-past-due band, from the training window with labels known
+    on ``known_on``: the rows whose last horizon had passed by then, scored open at any age."""
     params = params or RiskParams()
     window = training_window(rows, known_on, params.training_days).reset_index(drop=True)
     priors = fit_priors(window, known_on, params.targets, params.horizons)
@@ -142,8 +204,9 @@ def fit_baselines(rows: pd.DataFrame, known_on: dt.date, params: RiskParams | No
         known_on, "D"
     )
     actual = np.minimum(remaining_days(window[decided]), last)
+    bands = residual_band(window[decided])
     residuals = {
-        kind: np.sort(actual - np.minimum(point_remaining_days(window[decided], kind, priors), last))
+        kind: residuals_by_band(actual - np.minimum(point_remaining_days(window[decided], kind, priors), last), bands)
         for kind in TIMING_BASELINES
     }
     return BaselineScorer(params, known_on, priors, residuals)

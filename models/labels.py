@@ -21,7 +21,9 @@ and publish 1 for the fixed ones.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -53,6 +55,19 @@ def _days(later: pd.Series, earlier: pd.Series) -> np.ndarray:
 def days_past_due_on(rows: pd.DataFrame) -> np.ndarray:
     """Days past due on each row's scoring day (negative = not yet due)."""
     return _days(rows["scoring_date"], rows["due_date"])
+
+
+def past_due_labels(bounds: Sequence[int]) -> list[str]:
+    """The names of the days-past-due buckets cut at ``bounds`` (upper bounds, the first 0, the
+    last bucket open-ended): 'not_due', '1-30', ..., 'over_90'."""
+    return ["not_due", *(f"{lo + 1}-{hi}" for lo, hi in pairwise(bounds)), f"over_{bounds[-1]}"]
+
+
+def past_due_bucket(rows: pd.DataFrame, bounds: Sequence[int]) -> np.ndarray:
+    """Each row's days-past-due bucket on its scoring day (``past_due_labels``). An invoice due
+    on its scoring day is 'not_due': it is not late until the day after, as for the labels."""
+    index = np.searchsorted(np.asarray(bounds), days_past_due_on(rows), side="left")
+    return np.asarray(past_due_labels(bounds), dtype=object)[index]
 
 
 def remaining_days(rows: pd.DataFrame) -> np.ndarray:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -48,7 +47,7 @@ from models.features import (
     reference_row,
     trainable,
 )
-from models.labels import RiskTargets, days_past_due_on, late_labels, paid_within
+from models.labels import RiskTargets, days_past_due_on, late_labels, paid_within, past_due_bucket
 from models.pay_time import HORIZONS, KnotCdf, TimingModel, fit_timing, monotone
 
 MODEL_NAME = "gbm_logit_stack"
@@ -94,9 +93,7 @@ def insufficient_history(rows: pd.DataFrame, params: RiskParams) -> np.ndarray:
 
 def prior_bucket(rows: pd.DataFrame) -> np.ndarray:
     """The days-past-due bucket label of each row on its scoring day ('not_due', '1-30', ...)."""
-    past_due = days_past_due_on(rows)
-    labels = ["not_due", *(f"{lo + 1}-{hi}" for lo, hi in pairwise(PRIOR_BUCKETS)), f"over_{PRIOR_BUCKETS[-1]}"]
-    return np.asarray(labels, dtype=object)[np.searchsorted(np.asarray(PRIOR_BUCKETS), past_due, side="left")]
+    return past_due_bucket(rows, PRIOR_BUCKETS)
 
 
 def linear_matrix(matrix: pd.DataFrame) -> pd.DataFrame:

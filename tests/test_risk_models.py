@@ -502,7 +502,8 @@ def test_split_evaluation(rows):
 
 def test_baseline_distribution_is_the_point_plus_the_training_residuals():
     dist = ShiftedResiduals(np.array([10.0, 0.0]), np.array([-2.0, 0.0, 5.0]), last_horizon=12.0)
-    assert dist.at([8, 10, 15]).tolist() == [[1 / 3, 2 / 3, 1.0], [1.0, 1.0, 1.0]]
+    # 10 + 5 reaches the last horizon: not settled within it, at 15 days as in the quantiles
+    assert dist.at([8, 10, 12, 15]).tolist() == [[1 / 3, 2 / 3, 2 / 3, 2 / 3], [1.0, 1.0, 1.0, 1.0]]
     q = dist.quantiles([0.3, 0.5, 0.9])
     assert q[0, :2].tolist() == [8.0, 10.0] and math.isinf(q[0, 2])  # 15 is past the last horizon
     assert q[1].tolist() == [0.0, 0.0, 5.0]  # never before the scoring day
