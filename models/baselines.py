@@ -180,8 +180,11 @@ class BaselineScorer:
         kind = kind or self.timing_kind
         point, bands = point_remaining_days(rows, kind, self.priors), residual_band(rows)
         last = float(max(self.params.horizons))
+        pools = self.residuals[kind]
+        if isinstance(pools, np.ndarray):  # pickled by a release before the bands: one pool for all
+            pools = dict.fromkeys(past_due_labels(RESIDUAL_BANDS), pools)
         parts = []
-        for band, residuals in self.residuals[kind].items():
+        for band, residuals in pools.items():
             positions = np.flatnonzero(bands == band)
             parts.append((positions, ShiftedResiduals(point[positions], residuals, last)))
         return BandedResiduals(tuple(parts))

@@ -156,3 +156,17 @@ def test_quantiles_are_ordered_and_never_before_the_scoring_day():
             assert (q[:, 1:] >= q[:, :-1]).all()  # inf included
             cdf = baselines.cdf(rows, [0, 7, 30, 91, LAST], kind)
             assert (np.diff(cdf, axis=1) >= 0).all() and ((cdf >= 0) & (cdf <= 1)).all()
+
+
+def test_a_scorer_pickled_before_the_bands_still_scores_with_its_one_pool() -> None:
+    """A home upgraded between a weekly training and the next daily refresh scores with the
+    baselines the last training saved: their residuals are one pool per baseline, not per band."""
+    banded = fitted((0, [5.0] * 40), (120, [60.0] * 40))
+    pooled = {kind: np.sort(np.concatenate(list(bands.values()))) for kind, bands in banded.residuals.items()}
+    old = BaselineScorer(banded.params, banded.trained_on, banded.priors, pooled)
+    rows = scored([0, 120])  # both points are 0 (the customer's mean is 0 days beyond terms)
+    for kind in TIMING_BASELINES:
+        shift = np.maximum(np.quantile(pooled[kind], LEVELS, method="inverted_cdf"), 0.0)
+        expected = np.where(shift >= LAST, np.inf, shift)
+        got = old.quantiles(rows, LEVELS, kind)
+        assert np.array_equal(got[0], expected) and np.array_equal(got[1], expected), "one pool for every band"
