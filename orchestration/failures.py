@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestration.defs.transform.dbt_console import uncoloured
+
 if TYPE_CHECKING:  # the type of a step's error in Dagster's events
     from dagster_shared.error import SerializableErrorInfo
 
@@ -105,7 +107,9 @@ def _text(error: SerializableErrorInfo) -> str:
 
 
 def _dbt_cause(message: str) -> str:
-    """The first error dbt reported (its first lines, joined), how many more, and dbt's log."""
+    """The first error dbt reported (its first lines, joined, without colour codes), how many more,
+    and dbt's log."""
+    message = uncoloured(message)
     errors = (
         [e.strip() for e in message.split(_DBT_ERRORS, 1)[1].split("\n\n") if e.strip()]
         if _DBT_ERRORS in message

@@ -1,17 +1,19 @@
 """What ``inflow run`` tells its user: a quiet console log during the run, a summary at its end.
 
-The console log shows INFO and above (``--verbose``: Dagster's DEBUG events too), one line per
-message, an error as its first paragraph only: the summary prints each failure once, in full
-sentences, instead of inside two stack traces. The summary says the as-of date; per source table
-the files new and skipped and the rows landed / accepted / quarantined / rejected; the gates that
-failed and why; the published tables with row counts; open AR by currency; where the exception
-files are. Other parts of Inflow add lines through :data:`SUMMARY_SECTIONS`.
+The console log shows INFO and above (``--verbose``: Dagster's DEBUG events and dagster-dbt's own
+lines too), one line per message, an error as its first paragraph only: the summary prints each
+failure once, in full sentences, instead of inside two stack traces. The summary says the as-of
+date; per source table the files new and skipped and the rows landed / accepted / quarantined /
+rejected; the gates that failed and why; the published tables with row counts; open AR by
+currency; where the exception files are. Other parts of Inflow add lines through
+:data:`SUMMARY_SECTIONS`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,15 +33,34 @@ from orchestration.warehouse import connect
 SUMMARY_SECTIONS: list[Callable[[Settings, bool], list[str]]] = []
 
 
+#: dagster-dbt's own lines around every dbt command: the selection it uses, the parse it copies, and
+#: the whole command line (about 1,300 characters) before and after. The console shows them with
+#: ``--verbose`` only (Dagster's event log keeps them); the dbt step says what a person needs
+#: (:mod:`orchestration.defs.transform.dbt_console`).
+DBT_CHATTER = re.compile(
+    r"A dbt subsetted execution is |Copying `.*` to take advantage of partial parsing|(Running|Finished) dbt command: "
+)
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The message as logged, without Dagster's prefix, cut at the first blank line (where Dagster
+    appends the stack)."""
+    meta = getattr(record, "dagster_meta", {}) or {}
+    return str(meta.get("orig_message") or record.getMessage()).split("\n\n")[0].strip()
+
+
 class _OneParagraph(logging.Formatter):
-    """``HH:MM:SS step: message``, cut at the first blank line (where Dagster appends the stack)."""
+    """``HH:MM:SS step: message``, the message's first paragraph only."""
 
     def format(self, record: logging.LogRecord) -> str:
-        meta = getattr(record, "dagster_meta", {}) or {}
-        message = str(meta.get("orig_message") or record.getMessage()).split("\n\n")[0].strip()
-        step = meta.get("step_key")
+        step = (getattr(record, "dagster_meta", {}) or {}).get("step_key")
         stamp = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
-        return f"{stamp} {step + ': ' if step else ''}{message}"
+        return f"{stamp} {step + ': ' if step else ''}{_message(record)}"
+
+
+def _not_dbt_chatter(record: logging.LogRecord) -> bool:
+    """Whether the console shows a record: every warning and error, every line but dagster-dbt's own."""
+    return record.levelno >= logging.WARNING or not DBT_CHATTER.match(_message(record))
 
 
 @dg.logger(
@@ -51,9 +72,12 @@ def inflow_console(init_context: dg.InitLoggerContext) -> logging.Logger:
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneParagraph())
+    verbose = init_context.logger_config["verbose"]
+    if not verbose:
+        handler.addFilter(_not_dbt_chatter)
     logger.addHandler(handler)
     logger.propagate = False
-    logger.setLevel(logging.DEBUG if init_context.logger_config["verbose"] else logging.INFO)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     return logger
 
 

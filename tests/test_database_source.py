@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from expectations.contracts import ENTITIES
-from orchestration.config import load_config
+from orchestration.config import InflowConfig, load_config
 from orchestration.defs.ingestion.landing import land_table
 from orchestration.warehouse import prepare_landing
 
@@ -146,6 +146,31 @@ def test_failing_query_is_rejected_with_the_source_named(tmp_path: Path) -> None
     assert "workflow.sqlite#promises: query failed" in rec.message and "no_such_table" in rec.message
     assert con.execute("select rule from quality.exceptions").fetchall() == [("query_failed",)]
     assert con.execute("select count(*) from raw.promises").fetchone()[0] == 0
+
+
+def test_a_query_rejection_is_settled_by_the_next_load_and_a_new_failure_is_open_again(tmp_path: Path) -> None:
+    """A query that could not be read was rejected without a checksum: the table's next load
+    settles it; the same failure after that load is open again, not an old one repeated."""
+    _seed_promises(f"sqlite:///{tmp_path / 'workflow.sqlite'}")
+    path = _config(tmp_path, "sqlite:///workflow.sqlite")
+    fixed = load_config(path)
+    path.write_text(path.read_text().replace("from crm_promises", "from no_such_table"))
+    broken = load_config(path)
+    con, _ = _land(path)
+
+    def next_run(config: InflowConfig) -> str:
+        """The table's batch in a run a minute after the ones before (load times are to the second)."""
+        con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 minute")
+        con.execute("update quality.exceptions set detected_at = detected_at - interval 1 minute")
+        (rec,) = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
+        return rec.status
+
+    def rules() -> list[str]:
+        return [r for (r,) in con.execute("select rule from quality.exceptions order by rule").fetchall()]
+
+    assert next_run(fixed) == "loaded" and rules() == ["required_value_missing"]
+    assert next_run(broken) == "rejected" and rules() == ["query_failed", "required_value_missing"]
+    assert next_run(broken) == "rejected" and rules() == ["query_failed", "required_value_missing"], "recorded once"
 
 
 @pytest.mark.postgres

@@ -78,6 +78,15 @@ def test_dbt_failure_reads_as_dbts_first_error_and_its_log() -> None:
     assert "\n" not in text
 
 
+def test_dbt_failure_reads_without_dbts_colour_codes() -> None:
+    dbt = _Info(
+        "DagsterDbtCliRuntimeError: failed.\n\nErrors parsed from dbt logs:\n\n"
+        "62 of 326 FAIL 1 unique_invoices_document_id .... [\x1b[31mFAIL 1\x1b[0m in 0.03s]",
+        "DagsterDbtCliRuntimeError",
+    )
+    assert describe_step_error(dbt) == "62 of 326 FAIL 1 unique_invoices_document_id .... [FAIL 1 in 0.03s]"
+
+
 def test_errors_of_the_machine_become_one_line_and_others_do_not() -> None:
     def chained(inner: BaseException) -> BaseException:
         try:

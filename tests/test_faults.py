@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 from orchestration.config import REPO_ROOT
+from orchestration.home.migrations import LATEST
 
 pytestmark = pytest.mark.slow
 
@@ -214,7 +215,7 @@ def upgraded(
             if p.is_file()
         }
         assert moved == {f"exports/{k}": v for k, v in legacy["exports"].items()}
-    assert query(home / "warehouse.duckdb", "select max(version) from meta.schema_version") == [(2,)]
+    assert query(home / "warehouse.duckdb", "select max(version) from meta.schema_version") == [(LATEST,)]
     assert query(home / "serving.duckdb", "select schema_version from meta.publication") == [(2,)]
     return config, home, upgrade if legacy else None
 

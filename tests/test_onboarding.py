@@ -20,6 +20,7 @@ from expectations.runner import BatchCounts, QuarantineLimits, RuleTally, judge_
 from orchestration.config import ConfigError, load_config
 from orchestration.defs.ingestion.landing import land_table
 from orchestration.defs.quality.fx_coverage import missing_rates
+from orchestration.defs.quality.store import write_owner_reports
 from orchestration.onboard.check import check_config
 from orchestration.onboard.init import build_config, detect_date_formats
 from orchestration.onboard.presets import PRESETS
@@ -439,6 +440,41 @@ def test_a_rejected_odd_file_retried_alone_gets_the_same_verdict_once(tmp_path: 
     assert con.execute("select column_name, date_format from quality.date_orders").fetchall() == [
         ("document_date", "%d/%m/%Y")
     ]
+
+
+def test_files_landed_once_the_mapping_is_fixed_are_no_longer_open_rejections(tmp_path: Path) -> None:
+    """A mapping to a misspelt header rejects every file; fixed, the same files land and their
+    rejections leave quality.exceptions and the owner's report (quality.source_loads keeps them). A
+    file still rejected stays listed, and so do a landed file's quarantined rows."""
+    _write(tmp_path, "inv_1.csv", [*_rows(2), "3,10,invoice,2026-01-05,USD,x"])
+    _write(tmp_path, "inv_2.csv", _rows(2, start=4))
+    _write(tmp_path, "inv_3.csv", _rows(2, start=6), header=HEADER.replace("Amount", "Amt"))
+    table = _invoice_table()
+    table["columns"]["amount"] = "Amout"
+    con, first = _land(_config(tmp_path, {"invoices": table}))
+    assert [r.status for r in first] == ["rejected"] * 3
+    table["columns"]["amount"] = "Amount"
+    config = _config(tmp_path, {"invoices": table})
+    _, fixed = _land(config, con=con)
+    assert [r.status for r in fixed] == ["loaded", "loaded", "rejected"]
+
+    def open_exceptions() -> list[tuple]:
+        rows = con.execute("select file, rule, row_number, detail from quality.exceptions order by all").fetchall()
+        return [(Path(file).name, rule, row, "'Amout'" in detail) for file, rule, row, detail in rows]
+
+    assert open_exceptions() == [
+        ("inv_1.csv", "unparseable_amount", 3, False),
+        ("inv_3.csv", "required_column_missing", None, False),
+        ("inv_3.csv", "required_column_missing", None, True),
+    ]
+    assert con.execute("select status, count(*) from quality.source_loads group by all order by all").fetchall() == [
+        ("loaded", 2),
+        ("rejected", 4),
+    ]
+    assert write_owner_reports(con, tmp_path / "exceptions") == {"ar@test.example": 3}
+    _, again = _land(config, con=con)
+    assert [r.status for r in again] == ["skipped", "skipped", "rejected"] and again[2].repeated
+    assert len(open_exceptions()) == 3
 
 
 def test_a_file_without_evidence_reads_the_established_order(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,10 +76,17 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first_run(company: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def first_run_output(
+    company: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, subprocess.CompletedProcess]:
+    """The home after the first run, and what that run printed."""
     home = tmp_path_factory.mktemp("home")
-    inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
-    return home
+    return home, inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
+
+
+@pytest.fixture(scope="module")
+def first_run(first_run_output: tuple[Path, subprocess.CompletedProcess]) -> Path:
+    return first_run_output[0]
 
 
 def workspace(company: Path, first_run: Path, tmp_path: Path) -> tuple[Path, Path, dict]:
@@ -118,6 +126,25 @@ def test_run_publishes_open_balances(first_run: Path) -> None:
     buckets = {b for (b,) in query(serving, "select distinct aging_bucket from marts.fct_ar_invoices")}
     assert {"current", "1-30"} <= buckets
     assert (first_run / "exports" / "marts" / "fct_ar_invoices.parquet").exists()
+
+
+def test_the_terminal_shows_dbts_progress_and_warnings_not_its_lines(
+    first_run_output: tuple[Path, subprocess.CompletedProcess],
+) -> None:
+    """dbt's own lines (a START and a result per node, coloured) go to console.log in the run's dbt
+    folder; the terminal says where, each warning once, and a closing count."""
+    home, proc = first_run_output
+    printed = proc.stdout + proc.stderr
+    assert "\x1b" not in printed
+    assert not re.search(r"^\d+ of \d+ (START|OK|PASS|WARN)", printed, re.M), "no per-node dbt line"
+    assert "dbt command:" not in printed and "subsetted" not in printed, "dagster-dbt's own lines only with --verbose"
+    (console,) = (home / "dbt").glob("*/console.log")
+    assert f"dbt_models: dbt: building; its whole output goes to {console}" in proc.stderr
+    closing = re.search(r"dbt_models: dbt: (\d+) of (\d+) nodes done in [\d.]+s: (\d+) warned, 0 failed", proc.stderr)
+    assert closing and closing[1] == closing[2], proc.stderr
+    assert proc.stderr.count("dbt_models: dbt: Warning in test ") == int(closing[3])
+    text = console.read_text()
+    assert re.search(r"^1 of \d+ START", text, re.M) and "\x1b" not in text
 
 
 def test_every_load_is_conserved_and_exceptions_have_owners(first_run: Path) -> None:

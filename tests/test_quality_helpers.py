@@ -99,16 +99,47 @@ def test_rules_renamed_since_a_home_was_made_are_migrated_when_it_is_opened() ->
             [old],
         )
     assert warehouse_version(con) == 1
-    assert migrate_warehouse(con) == [
+    assert migrate_warehouse(con)[0] == (
         "migrated the warehouse to schema version 2: rules renamed in the catalogue (expectations.rules.RENAMED) "
         "carry their new names in quality.exceptions"
-    ]
+    )
     assert sorted(r for (r,) in con.execute("select rule from quality.exceptions").fetchall()) == [
         "batch_empty",
         "required_column_missing",
         "unknown_customer",
     ]
     assert warehouse_version(con) == LATEST and migrate_warehouse(con) == []
+
+
+def test_a_home_keeping_rejections_of_batches_loaded_since_is_migrated_without_them() -> None:
+    """A home whose rejected files were loaded once their mapping was fixed, before rejections were
+    settled on loading: the migration removes those rejections, nothing else."""
+    from orchestration.home.migrations import migrate_warehouse, stamp
+
+    con = _warehouse()
+    stamp(con, 2, "a home of the release before")
+    at = dt.datetime(2026, 11, 1)
+    for file, status in [("a.csv", "rejected"), ("a.csv", "loaded"), ("b.csv", "rejected")]:
+        record_load(
+            con, LoadRecord("erp", "erp__invoices", "invoices", file, f"{file}-sum", status=status, loaded_at=at)
+        )
+    exceptions = [("a.csv", None, "required_column_missing"), ("b.csv", None, "required_column_missing")]
+    exceptions.append(("a.csv", 7, "unparseable_amount"))
+    for file, row, rule_name in exceptions:
+        con.execute(
+            "insert into quality.exceptions values ('erp', 'erp__invoices', 'invoices', ?, ?, ?, ?, null, 'd', 'o', "
+            "null, ?)",
+            [file, f"{file}-sum", row, rule_name, at],
+        )
+    assert migrate_warehouse(con) == [
+        "migrated the warehouse to schema version 3: rejections of batches loaded since (a mapping fixed) leave "
+        "quality.exceptions; source_loads keeps them"
+    ]
+    assert con.execute("select file, row_number from quality.exceptions order by all").fetchall() == [
+        ("a.csv", 7),
+        ("b.csv", None),
+    ]
+    assert con.execute("select count(*) from quality.source_loads where status = 'rejected'").fetchone()[0] == 2
 
 
 def test_exceptions_judged_afresh_replace_their_source_only() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration.defs.quality.store import rename_rules
+from orchestration.defs.quality.store import rename_rules, settle_rejections
 from orchestration.warehouse import scalar
 
 SCHEMA_VERSION_DDL = """
@@ -47,6 +47,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "rules renamed in the catalogue (expectations.rules.RENAMED) carry their new names in quality.exceptions",
         rename_rules,
+    ),
+    Migration(
+        3,
+        "rejections of batches loaded since (a mapping fixed) leave quality.exceptions; source_loads keeps them",
+        settle_rejections,
     ),
 )
 LATEST = MIGRATIONS[-1].version

@@ -5,7 +5,8 @@ Guarantees, per batch (a file, or a query result):
 - lossless: rows_landed = rows_accepted + rows_quarantined, every quarantined row has its reasons
   in ``quality.exceptions`` with the file, row, column, rule and owner;
 - atomic: a batch lands completely or not at all; a batch unusable as a whole is rejected with a
-  message naming the file, the column and the rule, and none of its rows reach ``raw``;
+  message naming the file, the column and the rule, and none of its rows reach ``raw``; once the
+  same batch lands (the configuration fixed), its rejection leaves ``quality.exceptions``;
 - one row per business key among accepted rows: exact duplicates keep the first copy, conflicting
   duplicates keep the latest ``updated_at`` (then the latest load, the later file name, the last
   row) — the others are quarantined with ``duplicate_exact`` / ``duplicate_conflict``.
@@ -39,7 +40,7 @@ from orchestration.defs.ingestion import readers
 from orchestration.defs.ingestion.date_order import established_orders, judge_date_order, record_order
 from orchestration.defs.ingestion.readers import LANDING, BatchRejected
 from orchestration.defs.ingestion.typing_sql import typed_batch_sql
-from orchestration.defs.quality.store import LoadRecord, record_load, record_rejection
+from orchestration.defs.quality.store import LoadRecord, record_load, record_rejection, settle_rejections
 from orchestration.paths import PathOutsideRoots, check_file
 from orchestration.privacy import KEY_SQL, set_key
 from orchestration.progress import Progress, rate_text
@@ -565,6 +566,7 @@ class BatchGroup:
                 rec.checksum, (0, 0)
             )  # (0, 0): a derived table took no row
             record_load(con, rec)
+        settle_rejections(con)
         _refresh_counts(con, self.raw_table, stale)
 
 

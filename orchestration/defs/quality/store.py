@@ -1,11 +1,11 @@
 """The quality tables and their one owner: load records, exceptions and the owners' reports.
 
 ``quality.source_loads`` has one row per batch seen (loaded, rejected or stale) and
-``quality.exceptions`` one row per broken rule: a quarantined row, or a rejected batch (no row
-number); ``quality.date_orders`` the day/month order each date column declared with both orders
-was found to have (:mod:`orchestration.defs.ingestion.date_order`). Landing writes them, the
-freshness step and the exception report read them, publish copies them; all go through this
-module, so their shape is defined once.
+``quality.exceptions`` one row per open broken rule: a quarantined row, or a rejected batch (no row
+number) until that batch is loaded; ``quality.date_orders`` the day/month order each date column
+declared with both orders was found to have (:mod:`orchestration.defs.ingestion.date_order`).
+Landing writes them, the freshness step and the exception report read them, publish copies them;
+all go through this module, so their shape is defined once.
 """
 
 from __future__ import annotations
@@ -166,13 +166,15 @@ def record_rejection(
     Recorded once: a batch an earlier run rejected with the same content (checksum) and the same
     verdict (message) takes that record's id and time and is marked ``repeated``, so an unchanged
     bad file left in a drop folder fails every run without adding a load, an exception and an
-    owner-report line each time.
+    owner-report line each time. A rejection settled since (:func:`settle_rejections`: a query
+    that was loaded after it) is not open any more, so the same verdict is recorded anew.
     """
     rec.status, rec.message = "rejected", message
     rec.rows_accepted, rec.rows_quarantined = 0, rec.rows_landed
     earlier = con.execute(
-        "select load_id, loaded_at from quality.source_loads "
-        "where source_table = ? and checksum = ? and status = 'rejected' and message = ? order by loaded_at limit 1",
+        "select load_id, loaded_at from quality.source_loads r "  # noqa: S608 (fixed SQL from _settled)
+        "where source_table = ? and checksum = ? and status = 'rejected' and message = ? "
+        f"and not {_settled('r', 'loaded_at')} order by loaded_at limit 1",
         [rec.source_table, rec.checksum, message],
     ).fetchall()
     if earlier:
@@ -193,6 +195,36 @@ def record_rejection(
             owner,
             rec.loaded_at,
         ],
+    )
+
+
+def settle_rejections(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the rejections of batches that have since been loaded.
+
+    A batch rejected for a mistake in ``inflow.yml`` (a column mapped to a misspelt header) lands
+    once the mapping is fixed, and its rejection is then no longer something an owner has to fix.
+    ``quality.exceptions`` lists what is open, so the rejection leaves it; the batch's
+    ``quality.source_loads`` row with status ``rejected`` (its file, checksum, message and time)
+    stays, and is the record that it was ever rejected. Deleting rather than marking keeps the
+    exceptions' columns (:data:`EXCEPTION_COLUMNS`, which publishing, erasure and older homes
+    share) as they are.
+
+    A batch is the same when its table and checksum are. A query whose result could not be read was
+    rejected without a checksum: a load of the table in a later second is the batch that replaced
+    it (times are to the second; a tie leaves the rejection open rather than hide a newer one).
+    """
+    con.execute(
+        f"delete from quality.exceptions e where e.row_number is null and {_settled('e', 'detected_at')}"  # noqa: S608 (fixed SQL from _settled)
+    )
+
+
+def _settled(rejection: str, at: str) -> str:
+    """SQL: the batch rejection ``rejection`` (a row of quality.exceptions or quality.source_loads,
+    rejected at its column ``at``) was followed by a load of the same batch."""
+    return (
+        "exists (select 1 from quality.source_loads l where l.status = 'loaded' "  # noqa: S608 (aliases and column names from this module)
+        f"and l.source = {rejection}.source and l.source_table = {rejection}.source_table "
+        f"and (l.checksum = {rejection}.checksum or ({rejection}.checksum = '' and l.loaded_at > {rejection}.{at})))"
     )
 
 

@@ -8,6 +8,8 @@ and fails the step, so a broken key or an unreconciled balance blocks publishing
 The run's as-of date (and a full refresh) come from the run's :class:`RunOptions`, so the UI can
 rebuild any past day. The date reaches dbt in the environment, not as a var, and dbt's parse of
 the project is kept between runs, so a daily run does not re-parse it (``DECISIONS.md`` R1).
+What dbt prints goes to a file in the run's dbt folder, and a few lines about it to the run's log
+(:mod:`orchestration.defs.transform.dbt_console`).
 """
 
 import datetime as dt
@@ -28,6 +30,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging import version
 
 from orchestration.config import REPO_ROOT
+from orchestration.defs.transform.dbt_console import quiet_events
 from orchestration.defs.transform.metadata import with_table_metadata
 from orchestration.permissions import restrict_tree
 from orchestration.resources import RunOptions
@@ -246,14 +249,14 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, InflowDbt
         reuse_parse(settings, target)
         try:
             with as_of_for_dbt(run.as_of(settings.config.as_of_date)):
-                events = dbt.cli(build_args(settings, run), context=context, target_path=target).stream()
-                yield from with_table_metadata(
-                    events,
-                    context.asset_key_for_output,
-                    settings.warehouse_path,
-                    settings.config.reporting_currency,
-                    settings.config.engine.memory_limit,
-                )
+                events = quiet_events(dbt.cli(build_args(settings, run), context=context, target_path=target), context)
+            yield from with_table_metadata(
+                events,
+                context.asset_key_for_output,
+                settings.warehouse_path,
+                settings.config.reporting_currency,
+                settings.config.engine.memory_limit,
+            )
             keep_parse(settings, target)
         finally:
             restrict_tree(target)
