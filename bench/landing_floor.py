@@ -81,7 +81,7 @@ def _xlsx_arrow(tbl: TableConfig, path: Path) -> pa.Table:
 def _query_arrow(config: InflowConfig, url: str, query: str) -> pa.Table:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(resolve_url(config, url))
+    engine = sa.create_engine(resolve_url(config, url)[0])
     try:
         connection = engine.raw_connection()
         try:
