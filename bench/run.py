@@ -229,19 +229,19 @@ def main() -> int:
 
     print()
     print(
-        "| invoices | runs | generate s (MiB) | ingest s | landing floor s | ingest ratio | dbt s | publish s "
-        "| overhead s | run s | peak MiB | floor s (MiB) | ratio |"
+        "| invoices | runs | generate s (MiB) | ingest s | landing floor s | ingest ratio | dbt s | risk s "
+        "| forecast s | outputs s | publish s | overhead s | run s | peak MiB | floor s (MiB) | ratio |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, runs, gen, med, peak, total, floor, floor_peak, landing_floor in rows:
         print(
             f"| {size:,} | {runs} | {gen.seconds:.1f} ({gen.peak_mib:.0f}) | {med['ingest']:.1f} | "
-            f"{landing_floor:.1f} | {med['ingest'] / landing_floor:.1f}x | {med['dbt']:.1f} | "
-            f"{med['publish']:.1f} | {med['overhead']:.1f} | {total:.1f} | {peak:.0f} | "
-            f"{floor:.1f} ({floor_peak:.0f}) | {total / floor:.1f}x |"
+            f"{landing_floor:.1f} | {med['ingest'] / landing_floor:.1f}x | {med['dbt']:.1f} | {med['risk']:.1f} | "
+            f"{med['forecast']:.1f} | {med['outputs']:.1f} | {med['publish']:.1f} | {med['overhead']:.1f} | "
+            f"{total:.1f} | {peak:.0f} | {floor:.1f} ({floor_peak:.0f}) | {total / floor:.1f}x |"
         )
-    print("\nMedians over the runs. 'run' is the wall time of the whole job in one process (ingest + dbt +")
-    print("publish + overhead: interpreter start, definitions, orchestration between steps); the ratio is")
+    print("\nMedians over the runs. 'run' is the wall time of the whole job in one process (the stages +")
+    print("overhead: interpreter start, definitions, orchestration between steps); the ratio is")
     print("run / floor. Peak MiB is the largest resident set of a run, its dbt subprocess included. The")
     print("landing floor reads and types the same files with DuckDB alone; the ingest ratio is ingest / it.")
     return 0

@@ -17,6 +17,11 @@ def test_steps_are_counted_in_the_stage_of_the_assets_they_materialize() -> None
     assert stage_of({SERVING}, DBT, SERVING) == "publish"
     assert stage_of({dg.AssetKey(["marts", "fct_ar_invoices"])}, DBT, SERVING) == "dbt"
     assert stage_of({dg.AssetKey(["raw", "erp__invoices"])}, DBT, SERVING) == "ingest"
+    scoring = {dg.AssetKey(["ml", "invoice_risk_scores"]), dg.AssetKey(["marts", "collector_queue"])}
+    assert stage_of(scoring, DBT, SERVING) == "risk", "the queue is built by the scoring step, not by dbt"
+    assert stage_of({dg.AssetKey(["forecast", "cash_forecast_weekly"])}, DBT, SERVING) == "forecast"
+    assert stage_of({dg.AssetKey(["writeback", "erp_outbox"])}, DBT, SERVING) == "outputs"
+    assert stage_of({dg.AssetKey(["quality", "exception_report"])}, DBT, SERVING) == "ingest"
 
 
 def test_a_step_that_materialized_nothing_counts_as_ingest() -> None:
