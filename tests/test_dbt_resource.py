@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource
@@ -20,12 +22,14 @@ from orchestration.defs.transform.dbt import (
     InflowDbtCli,
     _project_sources,
     as_of_for_dbt,
+    build_args,
     dbt_cli,
     dbt_project,
     keep_parse,
     reuse_parse,
     run_target_path,
 )
+from orchestration.resources import RunOptions
 from orchestration.settings import Settings
 
 
@@ -140,3 +144,30 @@ def test_dbt_parse_is_handed_from_run_to_run(tmp_path: Path) -> None:
     keep_parse(settings, second)
     assert (settings.dbt_runs_dir / PARTIAL_PARSE).read_bytes() == b"parse of run 2"
     assert [p.name for p in settings.dbt_runs_dir.iterdir() if p.is_file()] == [PARTIAL_PARSE]
+
+
+def _parse(settings: Settings, target: Path, as_of: dt.date) -> list[str]:
+    """dbt parse with a run's vars and date, the way a run starts dbt; dbt's messages."""
+    args = build_args(settings, RunOptions(as_of_date=as_of.isoformat()))
+    with as_of_for_dbt(as_of):
+        invocation = dbt_cli(dbt_project(settings)).cli(
+            ["parse", *args[args.index("--vars") : args.index("--vars") + 2]], target_path=target
+        )
+        return [str(e.raw_event["info"]["msg"]) for e in invocation.stream_raw_events()]
+
+
+def test_the_next_days_run_reuses_the_parse_of_the_last(tmp_path: Path) -> None:
+    """The home stays where it is (dbt's profile check includes the warehouse path, so a moved home
+    parses once in full): a run for the next day starts from the last run's parse."""
+    settings = Settings.load(home=tmp_path)
+    first = run_target_path(settings, "run-1")
+    reuse_parse(settings, first)
+    _parse(settings, first, dt.date(2026, 11, 26))
+    keep_parse(settings, first)
+    second = run_target_path(settings, "run-2")
+    reuse_parse(settings, second)
+    started = time.time()
+    messages = _parse(settings, second, dt.date(2026, 11, 27))
+    assert not [m for m in messages if "Unable to do partial parsing" in m]
+    nodes = json.loads((second / "manifest.json").read_text())["nodes"].values()
+    assert max(n["created_at"] for n in nodes if n["resource_type"] == "model") < started

@@ -11,13 +11,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -179,13 +177,8 @@ def test_second_run_changes_nothing(company: Path, first_run: Path, tmp_path: Pa
     shutil.copytree(first_run, home)
     before = query(home / "serving.duckdb", "select invoice_id, open_amount from marts.fct_ar_invoices order by 1")
     raw_before = query(home / "warehouse.duckdb", "select count(*) from raw.invoices")[0][0]
-    started = time.time()
     inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
     assert query(home / "warehouse.duckdb", "select count(*) from raw.invoices")[0][0] == raw_before
-    # dbt started from the first run's parse: its nodes were parsed before this run began.
-    (second,) = [p for p in (home / "dbt").iterdir() if p.is_dir() and p.stat().st_mtime >= started]
-    nodes = json.loads((second / "manifest.json").read_text())["nodes"]
-    assert max(n["created_at"] for n in nodes.values() if n["resource_type"] == "model") < started
     assert (
         query(home / "serving.duckdb", "select invoice_id, open_amount from marts.fct_ar_invoices order by 1") == before
     )
