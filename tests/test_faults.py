@@ -2,7 +2,7 @@
 
 One home goes through a sequence, each fault followed by the proof that the next run is sound:
 
-1. The home is made by the previous release (commit c0bcd41, when git has it) and upgraded by
+1. The home is made by the previous release (commit be31d70, when git has it) and upgraded by
    this one's first run: its publication moved into a publication folder byte for byte, the
    warehouse stamped with the current schema version.
 2. Two runs at once: the second refuses at once, naming the first.
@@ -46,7 +46,7 @@ from orchestration.home.migrations import LATEST
 pytestmark = pytest.mark.slow
 
 AS_OF = "2026-11-27"
-PREVIOUS_RELEASE = "c0bcd41"
+PREVIOUS_RELEASE = "be31d70"
 #: Rows of the late drop: enough that landing it takes a moment to kill it in.
 LATE_ROWS = 20_000
 
