@@ -310,8 +310,15 @@ def _run_and_report(settings: Settings, args: argparse.Namespace) -> int:
     failures = failure_lines(result, settings.home)
     trail.record("run", "failed", run_id=result.run_id, as_of=as_of, subject="inflow run", detail="\n".join(failures))
     print(summary(settings, as_of, started, failures, published=False), file=sys.stderr)
-    print(f"inflow: run {result.run_id} FAILED; {settings.serving_path} left as last published", file=sys.stderr)
+    print(failed_line(result.run_id, settings.serving_path), file=sys.stderr)
     return 1
+
+
+def failed_line(run_id: str, serving: Path) -> str:
+    """The last line of a failed run: what BI readers see now (a home that never published has
+    nothing to leave as it was)."""
+    kept = f"{serving} left as last published" if serving.exists() else "nothing published: this home has none yet"
+    return f"inflow: run {run_id} FAILED; {kept}"
 
 
 def _unset_source_variables(settings: Settings) -> list[str]:

@@ -7,8 +7,9 @@ import argparse
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-from orchestration.cli import _parser
+from orchestration.cli import _parser, failed_line
 
 
 def _parsers(parser: argparse.ArgumentParser, path: str = "inflow") -> Iterator[tuple[str, argparse.ArgumentParser]]:
@@ -38,3 +39,10 @@ def test_subcommands_are_all_reached() -> None:
 def test_version_prints_the_installed_version() -> None:
     proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "inflow 0.1.0"
+
+
+def test_a_failed_run_says_what_readers_see(tmp_path: Path) -> None:
+    serving = tmp_path / "serving.duckdb"
+    assert failed_line("r1", serving) == "inflow: run r1 FAILED; nothing published: this home has none yet"
+    serving.write_bytes(b"")
+    assert failed_line("r1", serving) == f"inflow: run r1 FAILED; {serving} left as last published"
