@@ -10,9 +10,6 @@ property-based test over many companies affordable.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +17,9 @@ from typing import Any
 import duckdb
 
 from expectations.contracts import ENTITIES, LINEAGE_COLUMNS
-from orchestration.config import REPO_ROOT
 from orchestration.warehouse import ensure_entity_view, ensure_schemas
+from tests.dbt_cli import dbt
 
-DBT = Path(sys.executable).with_name("dbt")
-PROJECT = REPO_ROOT / "dbt_project"
 ML_MODELS = ("int_risk_training_rows", "int_risk_scoring_rows", "int_risk_customer_rows")
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -46,29 +41,8 @@ def compile_models(work: Path, run_vars: dict[str, Any]) -> list[CompiledModel]:
         prepare(con)
     finally:
         con.close()
-    result = subprocess.run(  # noqa: PLW1510 (the return code is asserted below, with the output)
-        [
-            str(DBT),
-            "compile",
-            "--select",
-            *(f"+{name}" for name in ML_MODELS),
-            "--project-dir",
-            str(PROJECT),
-            "--profiles-dir",
-            str(PROJECT),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-            "--vars",
-            json.dumps(run_vars),
-        ],
-        env={**os.environ, "INFLOW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run = dbt(warehouse, work, ["compile", "--select", *(f"+{name}" for name in ML_MODELS)], run_vars)
+    assert run.returncode == 0, run.output[-6000:]
     manifest = json.loads((work / "target" / "manifest.json").read_text())
     nodes = {
         uid: node

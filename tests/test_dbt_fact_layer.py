@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
-import os
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,11 +20,9 @@ import duckdb
 import pytest
 
 from expectations.contracts import ENTITIES, LINEAGE_COLUMNS
-from orchestration.config import REPO_ROOT
 from orchestration.warehouse import ensure_entity_view, ensure_schemas
+from tests.dbt_cli import DbtRun, dbt
 
-DBT = Path(sys.executable).with_name("dbt")
-PROJECT = REPO_ROOT / "dbt_project"
 AS_OF = "2026-03-31"
 LATER_AS_OF = "2026-04-10"
 HISTORY_DAYS = 60
@@ -356,12 +349,6 @@ BACKDATED: Rows = {
 }
 
 
-@dataclass(frozen=True)
-class DbtRun:
-    returncode: int
-    output: str
-
-
 def new_warehouse(path: Path) -> Path:
     """An empty landing: schemas, and one raw table plus its entity view for every entity."""
     con = duckdb.connect(str(path))
@@ -399,32 +386,6 @@ def land(path: Path, rows: Rows, loaded_at: dt.datetime, status: str = "accepted
                 )
     finally:
         con.close()
-
-
-def dbt(path: Path, work: Path, command: list[str], run_vars: dict[str, Any]) -> DbtRun:
-    """Run the dbt CLI of this venv against one warehouse, with its own target and log folders."""
-    work.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [
-            str(DBT),
-            *command,
-            "--project-dir",
-            str(PROJECT),
-            "--profiles-dir",
-            str(PROJECT),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-            "--vars",
-            json.dumps(run_vars),
-        ],
-        env={**os.environ, "INFLOW_WAREHOUSE": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return DbtRun(result.returncode, result.stdout + result.stderr)
 
 
 def build(path: Path, work: Path, as_of: str, *extra: str) -> DbtRun:
