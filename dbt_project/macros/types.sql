@@ -20,3 +20,9 @@
 {% macro to_reporting(amount, rate) -%}
     {{ to_money(times_rate(amount, rate)) }}
 {%- endmacro %}
+
+{#- A whole number as BIGINT, rounded half away from zero. A cast alone differs by engine: DuckDB
+    rounds a decimal it casts to an integer, Spark truncates it, so 4969.5 became 4970 and 4969. -#}
+{% macro to_whole_number(expression) -%}
+    {{ dbt.cast('round(' ~ expression ~ ', 0)', 'bigint') }}
+{%- endmacro %}

@@ -18,11 +18,11 @@ derived as (
     select
         invoices.customer_id,
         invoices.customer_id as name,
-        cast(null as varchar) as country,
+        cast(null as {{ dbt.type_string() }}) as country,
         min(invoices.currency) as currency,
-        cast(null as varchar) as payment_terms,
+        cast(null as {{ dbt.type_string() }}) as payment_terms,
         cast(null as decimal(18, 2)) as credit_limit,
-        cast(null as varchar) as erp_parent_id
+        cast(null as {{ dbt.type_string() }}) as erp_parent_id
     from {{ ref('stg_landing__invoices') }} as invoices
     left join master
         on invoices.customer_id = master.customer_id

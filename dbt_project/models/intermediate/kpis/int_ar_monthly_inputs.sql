@@ -357,7 +357,7 @@ dimension_months as (
         {{ to_money(column) }} as {{ column }},
         {%- endfor %}
         {%- for column in count_columns %}
-        cast({{ column }} as bigint) as {{ column }}{{ ',' if not loop.last }}
+        {{ to_whole_number(column) }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from customer_months
     {%- for dimension_type, dimension_value in [

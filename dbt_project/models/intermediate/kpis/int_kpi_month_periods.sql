@@ -53,7 +53,7 @@ final as (
         month_start,
         month_end,
         period_end_date,
-        {{ dbt.datediff('month_start', 'period_end_date', 'day') }} + 1 as days_in_period,
+        cast({{ dbt.datediff('month_start', 'period_end_date', 'day') }} + 1 as bigint) as days_in_period,
         period_end_date = month_end as is_complete_month
     from periods
 

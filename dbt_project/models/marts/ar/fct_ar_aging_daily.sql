@@ -22,7 +22,7 @@
     equals what a full refresh over the same window would give, and a run for an earlier
     as_of_date drops later days. Changing aging_buckets or aging_basis needs --full-refresh. -#}
 {{ config(
-    materialized='incremental',
+    materialized=restated_history_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date >= {{ aging_restatement_start(this) }}{% endif %}"
