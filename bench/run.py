@@ -11,7 +11,8 @@ the time DuckDB alone takes to read and type the same files (`bench/landing_floo
 the same run.
 
 Environment: BENCH_SIZES (comma list, default 100000,1000000,10000000), BENCH_REPEAT (default 3;
-sizes of 10M and more run once).
+sizes of 10M and more, and Spark, run once), BENCH_ENGINES (comma list of dbt engines, default
+duckdb; ``duckdb,spark`` runs each size on both, Spark local in the dbt process).
 """
 
 from __future__ import annotations
@@ -150,13 +151,16 @@ class PipelineRun:
         return self.measure.seconds - sum(self.stages.values())
 
 
-def run_pipeline(config: Path, home: Path) -> PipelineRun:
-    """The whole job in one child process from an empty home, as ``inflow run`` runs it."""
+def run_pipeline(config: Path, home: Path, engine: str = "duckdb") -> PipelineRun:
+    """The whole job in one child process from an empty home, as ``inflow run --engine`` runs it."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     timings = home / "bench_timings.json"
     measure = run_measured(
-        [sys.executable, "-m", "bench.stage", "--config", str(config), "--home", str(home), "--timings", str(timings)]
+        [
+            *(sys.executable, "-m", "bench.stage", "--config", str(config), "--home", str(home)),
+            *("--timings", str(timings), "--engine", engine),
+        ]
     )
     return PipelineRun(measure, json.loads(timings.read_text()))
 
@@ -197,20 +201,21 @@ def median(values: list[float]) -> float:
 def main() -> int:
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "100000,1000000,10000000").split(",")]
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
+    engines = os.environ.get("BENCH_ENGINES", "duckdb").split(",")
     CACHE.mkdir(parents=True, exist_ok=True)
     parse_dbt_project()
     print(f"machine: {machine()}", flush=True)
     rows = []
-    for size in sizes:
+    for size, engine in [(size, engine) for size in sizes for engine in engines]:
         folder, gen = company(size)
-        runs = 1 if size >= 10_000_000 else repeat
+        runs = 1 if size >= 10_000_000 or engine == "spark" else repeat
         pipeline_runs: list[PipelineRun] = []
         floors: list[Measure] = []
         landing_floors: list[float] = []
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             for _ in range(runs):
                 home = Path(tmp) / "home"
-                pipeline_runs.append(run_pipeline(folder / "inflow.yml", home))
+                pipeline_runs.append(run_pipeline(folder / "inflow.yml", home, engine))
                 floors.append(run_floor(folder, Path(tmp)))
                 landing_floors.append(run_landing_floor(folder / "inflow.yml", Path(tmp)))
                 check_same_result(home / "warehouse.duckdb", Path(tmp) / "floor.duckdb")
@@ -220,22 +225,22 @@ def main() -> int:
         peak = max(r.measure.peak_mib for r in pipeline_runs)
         floor = median([m.seconds for m in floors])
         landing_floor = median(landing_floors)
-        rows.append((size, runs, gen, med, peak, total, floor, max(m.peak_mib for m in floors), landing_floor))
+        rows.append((size, engine, runs, gen, med, peak, total, floor, max(m.peak_mib for m in floors), landing_floor))
         print(
-            f"  {size:>10,} invoices done: pipeline {total:.1f}s, floor {floor:.1f}s, "
+            f"  {size:>10,} invoices on {engine} done: pipeline {total:.1f}s, floor {floor:.1f}s, "
             f"landing {med['ingest']:.1f}s against a landing floor of {landing_floor:.1f}s",
             flush=True,
         )
 
     print()
     print(
-        "| invoices | runs | generate s (MiB) | ingest s | landing floor s | ingest ratio | dbt s | risk s "
+        "| invoices | engine | runs | generate s (MiB) | ingest s | landing floor s | ingest ratio | dbt s | risk s "
         "| forecast s | outputs s | publish s | overhead s | run s | peak MiB | floor s (MiB) | ratio |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size, runs, gen, med, peak, total, floor, floor_peak, landing_floor in rows:
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, engine, runs, gen, med, peak, total, floor, floor_peak, landing_floor in rows:
         print(
-            f"| {size:,} | {runs} | {gen.seconds:.1f} ({gen.peak_mib:.0f}) | {med['ingest']:.1f} | "
+            f"| {size:,} | {engine} | {runs} | {gen.seconds:.1f} ({gen.peak_mib:.0f}) | {med['ingest']:.1f} | "
             f"{landing_floor:.1f} | {med['ingest'] / landing_floor:.1f}x | {med['dbt']:.1f} | {med['risk']:.1f} | "
             f"{med['forecast']:.1f} | {med['outputs']:.1f} | {med['publish']:.1f} | {med['overhead']:.1f} | "
             f"{total:.1f} | {peak:.0f} | {floor:.1f} ({floor_peak:.0f}) | {total / floor:.1f}x |"

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--timings", type=Path, required=True, help="JSON file to write stage seconds to")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None, help="engine of the dbt build")
     args = parser.parse_args(argv)
 
     from dagster import AssetsDefinition
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.defs.keys import SERVING_KEY
     from orchestration.settings import Settings
 
-    result, defs, _ = execute_main_job(Settings.load(args.config, args.home))
+    result, defs, _ = execute_main_job(Settings.load(args.config, args.home).with_engine(args.engine))
     dbt_keys = {
         key
         for assets in defs.assets or ()

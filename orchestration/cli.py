@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         "(otherwise it is published beside it, under INFLOW_HOME/dated/<as_of>)",
     )
     run.add_argument("--verbose", action="store_true", help="show Dagster's DEBUG events and full stack traces")
+    run.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default=None,
+        help="engine of the dbt build (default: the config's warehouse.engine, else duckdb)",
+    )
 
     init = sub.add_parser("init", help="profile export files and write a first inflow.yml for them")
     init.add_argument("files", nargs="+", type=Path, help="export files of one shape (CSV)")
@@ -278,7 +284,7 @@ def _tell_waiting(holder: lock.Holder | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = Settings.load(args.config, args.home)  # a bad config fails here, before Dagster starts
+    settings = Settings.load(args.config, args.home).with_engine(args.engine)  # a bad config fails here
     unset = _unset_source_variables(settings)
     if unset:
         print("inflow: " + "; ".join(unset), file=sys.stderr)

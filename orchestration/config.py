@@ -398,6 +398,34 @@ class EngineConfig(_Strict):
     memory_limit: str = Field("6GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
+class SparkConfig(_Strict):
+    """The local Spark session dbt-spark starts for a Spark build (``method: session``: pyspark in
+    the dbt process, Java from the machine). A cluster (dbt-spark's ``thrift`` method, or
+    Databricks) is not configured here: the README ("Running beyond one machine") says what it
+    would take."""
+
+    master: str = Field(
+        "local[2]", pattern=r"^local(\[(\d+|\*)\])?$", description="Spark master of the local session (local[N])"
+    )
+    driver_memory: str = Field(
+        "4g", pattern=r"^\d+[mg]$", description="heap of the Spark driver, which does all the work in local mode"
+    )
+    shuffle_partitions: int = Field(
+        4, ge=1, description="partitions of every join and aggregation (Spark's default 200 suits clusters)"
+    )
+
+
+class WarehouseConfig(_Strict):
+    """Which engine builds the dbt models. ``duckdb`` (the default) builds them in the home's
+    warehouse file. ``spark`` builds the same models with dbt-spark from the landed batches
+    written as Parquet, keeps them as Parquet tables in the Spark catalog under the home, and
+    copies them into the warehouse file, so serving.duckdb, the exports and everything after
+    the models are the same either way (README, "Running beyond one machine")."""
+
+    engine: Literal["duckdb", "spark"] = Field("duckdb", description="engine of the dbt build: duckdb or spark")
+    spark: SparkConfig = SparkConfig()
+
+
 class RetentionConfig(_Strict):
     """How much history a home keeps (README, "When things go wrong")."""
 
@@ -690,6 +718,7 @@ class InflowConfig(_Strict):
     automation: AutomationConfig = AutomationConfig()
     publish: PublishConfig = PublishConfig()
     engine: EngineConfig = EngineConfig()
+    warehouse: WarehouseConfig = WarehouseConfig()
     retention: RetentionConfig = RetentionConfig()
     serving: ServingConfig = ServingConfig()
     dagster: DagsterConfig = DagsterConfig()

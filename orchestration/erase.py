@@ -562,6 +562,9 @@ def erase(
     declared = _declared(settings)
     variants = _byte_variants(subject.values)
     progress(f"inflow erase: {report.subject}: {len(subject.values)} value(s) to erase")
+    if settings.layout.spark.exists():  # copies of the warehouse a Spark build rewrites whole: removed, not scrubbed
+        progress(f"  removing {settings.layout.spark.relative_to(home)}/ (rebuilt by the next Spark run)")
+        shutil.rmtree(settings.layout.spark)
     for path in _files(home):
         if path == AuditTrail(home).path:
             continue

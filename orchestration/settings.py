@@ -12,7 +12,7 @@ configuration (:class:`orchestration.resources.RunOptions`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ import yaml
 from orchestration.config import REPO_ROOT, SAMPLE_CONFIG, ConfigError, InflowConfig, load_config
 
 DEFAULT_HOME = REPO_ROOT / ".inflow"
+#: The dbt profile's target of each engine (``warehouse.engine``).
+DBT_TARGETS = {"duckdb": "warehouse", "spark": "spark"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,13 @@ class HomeLayout:
         """Links to publications of past days, one per as-of date (``dated/<as_of>``), beside the
         current one: a rebuild of an earlier day never replaces what BI reads as current."""
         return self.home / "dated"
+
+    @property
+    def spark(self) -> Path:
+        """What a Spark build keeps (``warehouse.engine: spark``): ``lake/`` (the landed batches as
+        Parquet), ``warehouse/`` (the models as Parquet tables) and ``metastore_db/`` (the catalog
+        naming them). All derived: removing the folder costs the next Spark run nothing but time."""
+        return self.home / "spark"
 
     @property
     def backups(self) -> Path:
@@ -163,13 +172,21 @@ class Settings:
             )
         return {"storage": {"postgres": {"postgres_url": {"env": variable}}}}
 
+    def with_engine(self, engine: str | None) -> Settings:
+        """These settings with another dbt engine (``inflow run --engine``); None keeps the configured one."""
+        if engine is None or engine == self.config.warehouse.engine:
+            return self
+        warehouse = self.config.warehouse.model_copy(update={"engine": engine})
+        return replace(self, config=self.config.model_copy(update={"warehouse": warehouse}))
+
     def write_dbt_profile(self) -> Path:
-        """The dbt profile of this home (its warehouse, the engine's memory limit), written to
-        ``home/dbt_profile``; returns the folder to give dbt as its profiles dir. Written as YAML
-        data, so any path (quotes and spaces included) stays a path."""
+        """The dbt profile of this home, written to ``home/dbt_profile``; returns the folder to give
+        dbt as its profiles dir. Two targets: ``warehouse`` (DuckDB: the home's warehouse, the
+        engine's memory limit) and ``spark`` (:meth:`_spark_output`); the configured engine's is
+        the default. Written as YAML data, so any path (quotes and spaces included) stays a path."""
         folder = self.home / "dbt_profile"
         folder.mkdir(parents=True, exist_ok=True)
-        output = {
+        duckdb_output = {
             "type": "duckdb",
             "path": str(self.warehouse_path),
             # Two models or tests at a time: the Python side of one overlaps the SQL of the other.
@@ -180,9 +197,41 @@ class Settings:
                 "preserve_insertion_order": False,
             },
         }
-        profile = {"inflow": {"target": "warehouse", "outputs": {"warehouse": output}}}
+        target = DBT_TARGETS[self.config.warehouse.engine]
+        outputs = {DBT_TARGETS["duckdb"]: duckdb_output, DBT_TARGETS["spark"]: self._spark_output()}
+        profile = {"inflow": {"target": target, "outputs": outputs}}
         text = yaml.safe_dump(profile, sort_keys=False)
-        target = folder / "profiles.yml"
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")
+        written = folder / "profiles.yml"
+        if not written.exists() or written.read_text(encoding="utf-8") != text:
+            written.write_text(text, encoding="utf-8")
         return folder
+
+    def _spark_output(self) -> dict[str, Any]:
+        """dbt-spark in session mode: a local Spark inside the dbt process. Its catalog (Derby) and
+        its tables live under ``home/spark``, never in the working directory (the dbt project)."""
+        spark, root = self.config.warehouse.spark, self.layout.spark
+        metastore = f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true"
+        return {
+            "type": "spark",
+            "method": "session",
+            "host": "localhost",
+            "schema": "main",
+            "threads": 1,
+            "server_side_parameters": {
+                "spark.master": spark.master,
+                "spark.driver.memory": spark.driver_memory,
+                "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+                "spark.sql.warehouse.dir": str(root / "warehouse"),
+                "spark.hadoop.javax.jdo.option.ConnectionURL": metastore,
+                "spark.driver.extraJavaOptions": f"-Dderby.system.home={root}",
+                # Dates and timestamps are wall-clock values, as in DuckDB; Parquet timestamps in
+                # the standard microsecond type DuckDB reads back unchanged.
+                "spark.sql.session.timeZone": "UTC",
+                "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+                "spark.ui.enabled": "false",
+                # dbt's structured events and Spark's console share the dbt process' output: a
+                # progress bar or a warning written into an event's line loses the event.
+                "spark.ui.showConsoleProgress": "false",
+                "spark.log.level": "ERROR",
+            },
+        }

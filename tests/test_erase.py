@@ -16,7 +16,9 @@ import duckdb
 import pytest
 
 from orchestration.audit import AuditTrail
+from orchestration.defs.transform.spark import write_lake
 from orchestration.erase import remaining
+from orchestration.settings import Settings
 from tests.published_home import PublishedHome
 
 
@@ -124,12 +126,14 @@ def erased_home(published_home: PublishedHome, tmp_path_factory: pytest.TempPath
         )
     ]  # noqa: E501
     contact_values = [contact_name, contact_email, contact_phone]
+    lake = write_lake(Settings.load(config, home))  # what a Spark build leaves: every landing view as Parquet
     money = "select count(*), sum(amount) from raw.invoices union all select count(*), sum(amount) from raw.payments"
     before = {
         "money": _rows(warehouse, money),
         "open_ar": _rows(home / "serving.duckdb", "select sum(open_amount) from marts.fct_ar_invoices"),
         "contact_found": _files_holding(home, [contact_email]),
         "notes_found": _files_holding(home, notes),
+        "lake_files": sorted(p.name for p in lake.rglob("*.parquet")),
     }
     proc = _inflow("erase", *location, "--contact", contact_email.upper())
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -151,6 +155,8 @@ def test_no_file_under_the_home_holds_an_erased_value(erased_home: dict) -> None
     assert any("outbox" in f for f in before["notes_found"]), before["notes_found"]
     assert any("dagster" in f or f.startswith("warehouse") for f in before["notes_found"])
     values = [*erased_home["contact"], *erased_home["customer_values"], *erased_home["notes"]]
+    assert before["lake_files"]  # a Spark build's copies existed, and were removed whole
+    assert not (home / "spark").exists()
     assert _files_holding(home, values) == []
     assert remaining(home, values) == []
     for value in values:  # the command's own output names no value either

@@ -36,3 +36,31 @@
         {%- endif -%}
     {%- endfor -%}
 {% endmacro %}
+
+{#- Run before every dbt command (on-run-start): make the sources of schema raw readable. DuckDB's
+    landing views already are. On Spark each source is a table over the entity's folder of the
+    lake Inflow writes before the build (env INFLOW_LAKE_PATH, orchestration/defs/transform/spark.py),
+    re-created every run so a changed column list is read as it now is (dropping an external
+    table leaves its files). -#}
+{% macro register_landing_sources() -%}
+    {{ return(adapter.dispatch('register_landing_sources')()) }}
+{%- endmacro %}
+
+{% macro default__register_landing_sources() -%}
+{%- endmacro %}
+
+{% macro spark__register_landing_sources() -%}
+    {%- if execute -%}
+        {%- set lake = env_var('INFLOW_LAKE_PATH', '') -%}
+        {%- if not lake -%}
+            {{ exceptions.raise_compiler_error("inflow: a Spark build reads the landed batches from INFLOW_LAKE_PATH, which is not set (inflow run --engine spark sets it)") }}
+        {%- endif -%}
+        {%- set sources = graph.sources.values() | selectattr('source_name', 'equalto', 'landing') | list -%}
+        {%- do run_query('create database if not exists ' ~ sources[0].schema) -%}
+        {%- for source in sources -%}
+            {%- set relation = source.schema ~ '.' ~ source.identifier -%}
+            {%- do run_query('drop table if exists ' ~ relation) -%}
+            {%- do run_query("create table " ~ relation ~ " using parquet location '" ~ lake ~ "/" ~ source.schema ~ "/" ~ source.identifier ~ "'") -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -30,11 +30,12 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging import version
 
 from orchestration.config import REPO_ROOT
-from orchestration.defs.transform.dbt_console import quiet_events
+from orchestration.defs.transform.dbt_console import quiet_events, quiet_wait
 from orchestration.defs.transform.metadata import with_table_metadata
+from orchestration.defs.transform.spark import copy_models_to_warehouse, lake_for_dbt, write_lake
 from orchestration.permissions import restrict_tree
 from orchestration.resources import RunOptions
-from orchestration.settings import Settings
+from orchestration.settings import DBT_TARGETS, Settings
 
 DBT_DIR = REPO_ROOT / "dbt_project"
 #: dbt from this interpreter's environment (a venv need not be on PATH), started through the guard
@@ -238,6 +239,37 @@ def build_args(settings: Settings, run: RunOptions) -> list[str]:
     return [*args, "--full-refresh"] if run.full_refresh else args
 
 
+def view_args(settings: Settings) -> list[str]:
+    """``dbt run`` of the models that are views, on DuckDB: after a Spark build they are created
+    in the warehouse file over the tables copied from Spark (:mod:`.spark`)."""
+    return [
+        "run",
+        "--target",
+        DBT_TARGETS["duckdb"],
+        "--select",
+        "config.materialized:view",
+        "--vars",
+        json.dumps(settings.config.dbt_vars()),
+    ]
+
+
+def build_on_spark(
+    settings: Settings, run: RunOptions, dbt: InflowDbtCli, context: dg.AssetExecutionContext, target: Path
+) -> list[Any]:
+    """The dbt build on Spark (``warehouse.engine: spark``): the landed batches to the lake, dbt
+    build from it, then the built tables and the views into the warehouse file. The build's
+    events are returned only once all three are done, so a model whose copy failed is never
+    reported materialized; a failing build or test raises before anything is copied."""
+    context.log.info("dbt on Spark: writing the landed batches to the lake")
+    write_lake(settings)
+    with lake_for_dbt(settings):
+        events = list(quiet_events(dbt.cli(build_args(settings, run), context=context, target_path=target), context))
+    copied = copy_models_to_warehouse(settings, target / "manifest.json")
+    context.log.info(f"dbt on Spark: {copied} tables copied into the warehouse; creating the views on DuckDB")
+    quiet_wait(dbt.cli(view_args(settings), target_path=target / "duckdb_views"))
+    return events
+
+
 def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, InflowDbtCli]:
     project = dbt_project(settings)
     translator = InflowDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -249,7 +281,12 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, InflowDbt
         reuse_parse(settings, target)
         try:
             with as_of_for_dbt(run.as_of(settings.config.as_of_date)):
-                events = quiet_events(dbt.cli(build_args(settings, run), context=context, target_path=target), context)
+                if settings.config.warehouse.engine == "spark":
+                    events = build_on_spark(settings, run, dbt, context, target)
+                else:
+                    events = quiet_events(
+                        dbt.cli(build_args(settings, run), context=context, target_path=target), context
+                    )
             yield from with_table_metadata(
                 events,
                 context.asset_key_for_output,

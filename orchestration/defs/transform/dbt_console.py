@@ -150,3 +150,13 @@ def quiet_events(invocation: DbtCliInvocation, context: dg.AssetExecutionContext
         finally:
             progress.finish()
     return events
+
+
+def quiet_wait(invocation: DbtCliInvocation) -> None:
+    """Wait for a dbt command whose events no asset reports (the views a Spark build creates on
+    DuckDB afterwards), its output to ``console.log`` in its own target folder. Raises what
+    ``wait()`` raises when dbt fails."""
+    console = invocation.target_path / CONSOLE_LOG
+    console.parent.mkdir(parents=True, exist_ok=True)
+    with console.open("w", encoding="utf-8") as handle, contextlib.redirect_stdout(_Uncoloured(handle)):
+        invocation.wait()
