@@ -216,6 +216,8 @@ def main() -> int:
             for _ in range(runs):
                 home = Path(tmp) / "home"
                 pipeline_runs.append(run_pipeline(folder / "inflow.yml", home, engine))
+                stages = ", ".join(f"{s} {t:.1f}s" for s, t in pipeline_runs[-1].stages.items())
+                print(f"    run on {engine}: {pipeline_runs[-1].measure.seconds:.1f}s ({stages})", flush=True)
                 floors.append(run_floor(folder, Path(tmp)))
                 landing_floors.append(run_landing_floor(folder / "inflow.yml", Path(tmp)))
                 check_same_result(home / "warehouse.duckdb", Path(tmp) / "floor.duckdb")
