@@ -3,20 +3,21 @@
 {#- The median of an expression over the current row and the preceding_rows rows before it in a
     window (a moving median). Not every engine has one: DuckDB's median() and Spark's
     percentile() are window functions; an engine without an implementation fails at compile
-    time naming itself, rather than computing something else. -#}
+    time naming itself, rather than computing something else. Both take the expression as DOUBLE
+    and return the same DOUBLE (DuckDB's median of a DECIMAL was a DECIMAL, Spark's a DOUBLE). -#}
 {% macro windowed_median(expression, partition_by, order_by, preceding_rows) -%}
     {{ return(adapter.dispatch('windowed_median')(expression, partition_by, order_by, preceding_rows)) }}
 {%- endmacro %}
 
 {% macro duckdb__windowed_median(expression, partition_by, order_by, preceding_rows) -%}
-    median({{ expression }}) over (
+    median({{ to_double(expression) }}) over (
         partition by {{ partition_by }} order by {{ order_by }}
         rows between {{ preceding_rows }} preceding and current row
     )
 {%- endmacro %}
 
 {% macro spark__windowed_median(expression, partition_by, order_by, preceding_rows) -%}
-    percentile({{ expression }}, 0.5) over (
+    percentile({{ to_double(expression) }}, 0.5) over (
         partition by {{ partition_by }} order by {{ order_by }}
         rows between {{ preceding_rows }} preceding and current row
     )
