@@ -37,8 +37,24 @@
     cast(md5_number({{ expression }}) % {{ buckets }} as bigint)
 {%- endmacro %}
 
+{#- DuckDB's md5_number() is the MD5 digest read as a little-endian unsigned 128-bit number; Spark
+    has no 128-bit integer, so the digest is read as two little-endian 64-bit halves and the
+    remainder taken as (high mod b) * (2^64 mod b) + (low mod b), mod b: the same bucket as DuckDB,
+    so a sample is the same invoices on both engines. -#}
 {% macro spark__stable_bucket(expression, buckets) -%}
-    pmod(xxhash64({{ expression }}), {{ buckets }})
+    {%- set digest = 'md5(' ~ expression ~ ')' -%}
+    {%- set halves = [] -%}
+    {%- for first_byte in [8, 0] -%}
+        {%- set hex_bytes = [] -%}
+        {%- for byte in range(first_byte + 7, first_byte - 1, -1) -%}
+            {%- do hex_bytes.append('substr(' ~ digest ~ ', ' ~ (2 * byte + 1) ~ ', 2)') -%}
+        {%- endfor -%}
+        {%- do halves.append('cast(conv(concat(' ~ hex_bytes | join(', ') ~ '), 16, 10) as decimal(20, 0))') -%}
+    {%- endfor -%}
+    cast(pmod(
+        pmod({{ halves[0] }}, {{ buckets }}) * {{ (2 ** 64) % buckets }} + pmod({{ halves[1] }}, {{ buckets }}),
+        {{ buckets }}
+    ) as bigint)
 {%- endmacro %}
 
 {% macro default__stable_bucket(expression, buckets) -%}
