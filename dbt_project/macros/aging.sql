@@ -34,9 +34,10 @@
     {{ exceptions.raise_compiler_error("inflow: aging_basis must be 'due_date' or 'invoice_date', got '" ~ basis ~ "'") }}
 {%- endmacro %}
 
-{#- Days an invoice has been outstanding on its aging basis at a given day (negative = not yet due). -#}
+{#- Days an invoice has been outstanding on its aging basis at a given day (negative = not yet due),
+    as BIGINT on every engine (Spark's datediff is an INT, DuckDB's a BIGINT). -#}
 {% macro aging_days(basis_date, on_day) -%}
-    {{ dbt.datediff(basis_date, on_day, 'day') }}
+    {{ dbt.cast(dbt.datediff(basis_date, on_day, 'day'), 'bigint') }}
 {%- endmacro %}
 
 {#- The bucket label (field='label') or order (field='order') of an age in days, as a CASE over

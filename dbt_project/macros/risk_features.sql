@@ -39,18 +39,6 @@
     {{ return(['first_invoice_date'] + risk_state_sums().values() | list + risk_state_latest() + risk_state_recent()) }}
 {%- endmacro %}
 
-{% macro type_double() -%}
-    {{ return(adapter.dispatch('type_double')()) }}
-{%- endmacro %}
-
-{% macro default__type_double() -%}double{%- endmacro %}
-
-{% macro postgres__type_double() -%}double precision{%- endmacro %}
-
-{% macro to_double(expression) -%}
-    {{ dbt.cast(expression, type_double()) }}
-{%- endmacro %}
-
 {#- Days from an earlier day to a later one, as a double; null when the earlier day is null. -#}
 {% macro days_between(earlier, later) -%}
     {{ to_double(dbt.datediff(earlier, later, 'day')) }}
@@ -66,16 +54,19 @@
         {{ days_between(state ~ '.first_invoice_date', scoring_date) }} as customer_tenure_days,
         {{ to_double(state ~ '.paid_count') }} as paid_invoice_count,
         {{ to_double(state ~ '.late_count') }} as late_invoice_count,
-        {{ to_double(state ~ '.late_count * 1.0 / nullif(' ~ state ~ '.paid_count, 0)') }} as late_share,
-        {{ to_double(state ~ '.severe_late_count * 1.0 / nullif(' ~ state ~ '.paid_count, 0)') }} as severe_late_share,
-        {{ to_double(state ~ '.partial_count * 1.0 / nullif(' ~ state ~ '.paid_count, 0)') }} as partial_payment_share,
-        {{ to_double(state ~ '.days_beyond_terms_sum * 1.0 / nullif(' ~ state ~ '.paid_count, 0)') }} as days_beyond_terms_mean,
-        {{ to_double(state ~ '.days_beyond_terms_sum * 1.0 / nullif(' ~ state ~ '.late_count, 0)') }} as days_late_when_late_mean,
-        {{ to_double(state ~ '.days_late_sum * 1.0 / nullif(' ~ state ~ '.paid_count, 0)') }} as days_late_mean,
+        {{ divide(state ~ '.late_count', 'nullif(' ~ state ~ '.paid_count, 0)') }} as late_share,
+        {{ divide(state ~ '.severe_late_count', 'nullif(' ~ state ~ '.paid_count, 0)') }} as severe_late_share,
+        {{ divide(state ~ '.partial_count', 'nullif(' ~ state ~ '.paid_count, 0)') }} as partial_payment_share,
+        {{ divide(state ~ '.days_beyond_terms_sum', 'nullif(' ~ state ~ '.paid_count, 0)') }} as days_beyond_terms_mean,
+        {{ divide(state ~ '.days_beyond_terms_sum', 'nullif(' ~ state ~ '.late_count, 0)') }}
+            as days_late_when_late_mean,
+        {{ divide(state ~ '.days_late_sum', 'nullif(' ~ state ~ '.paid_count, 0)') }} as days_late_mean,
         {{ to_double(state ~ '.days_late_mean_last_5') }} as days_late_mean_last_5,
         {{ to_double(state ~ '.days_beyond_terms_median_last_10') }} as days_beyond_terms_median_last_10,
         {{ to_double(state ~ '.days_beyond_terms_mean_last_5') }} as days_beyond_terms_mean_last_5,
-        {{ to_double(state ~ '.days_beyond_terms_mean_last_5 - ' ~ state ~ '.days_beyond_terms_sum * 1.0 / nullif(' ~ state ~ '.paid_count, 0)') }} as days_beyond_terms_trend,
+        {{ to_double(state ~ '.days_beyond_terms_mean_last_5') }}
+            - {{ divide(state ~ '.days_beyond_terms_sum', 'nullif(' ~ state ~ '.paid_count, 0)') }}
+            as days_beyond_terms_trend,
         {{ days_between(state ~ '.last_late_paid_date', scoring_date) }} as days_since_last_late_payment,
         {{ to_double(state ~ '.written_off_count') }} as written_off_invoice_count,
         {{ to_double(state ~ '.dispute_count') }} as customer_dispute_count,
@@ -94,16 +85,17 @@
                                 own_open_reporting, own_overdue_count, own_overdue_reporting,
                                 exposure_reporting, credit_limit_reporting) -%}
         {{ to_double(state ~ '.issued_count - ' ~ own_issued) }} as prior_invoice_count,
-        {{ to_double('(' ~ state ~ '.issued_amount_reporting - ' ~ own_amount_reporting ~ ') / nullif('
-                     ~ state ~ '.issued_count - ' ~ own_issued ~ ', 0)') }} as usual_invoice_amount_reporting,
-        {{ to_double('(' ~ state ~ '.issued_terms_days - ' ~ own_terms_days ~ ') * 1.0 / nullif('
-                     ~ state ~ '.issued_count - ' ~ own_issued ~ ', 0)') }} as usual_terms_days,
+        {{ divide(state ~ '.issued_amount_reporting - ' ~ own_amount_reporting,
+                  'nullif(' ~ state ~ '.issued_count - ' ~ own_issued ~ ', 0)') }} as usual_invoice_amount_reporting,
+        {{ divide(state ~ '.issued_terms_days - ' ~ own_terms_days,
+                  'nullif(' ~ state ~ '.issued_count - ' ~ own_issued ~ ', 0)') }} as usual_terms_days,
         {{ to_double(state ~ '.open_count - ' ~ own_open_count) }} as other_open_invoice_count,
         {{ to_double(state ~ '.open_balance_reporting - ' ~ own_open_reporting) }} as other_open_balance_reporting,
         {{ to_double(state ~ '.overdue_count - ' ~ own_overdue_count) }} as other_overdue_invoice_count,
         {{ to_double(state ~ '.overdue_balance_reporting - ' ~ own_overdue_reporting) }} as other_overdue_balance_reporting,
-        {{ to_double('(' ~ state ~ '.overdue_balance_reporting - ' ~ own_overdue_reporting ~ ') / nullif('
-                     ~ state ~ '.open_balance_reporting - ' ~ own_open_reporting ~ ', 0)') }} as other_overdue_share,
-        {{ to_double('(' ~ state ~ '.open_balance_reporting - ' ~ own_open_reporting ~ ' + ' ~ exposure_reporting
-                     ~ ') / nullif(' ~ credit_limit_reporting ~ ', 0)') }} as credit_limit_use
+        {{ divide(state ~ '.overdue_balance_reporting - ' ~ own_overdue_reporting,
+                  'nullif(' ~ state ~ '.open_balance_reporting - ' ~ own_open_reporting ~ ', 0)') }}
+            as other_overdue_share,
+        {{ divide(state ~ '.open_balance_reporting - ' ~ own_open_reporting ~ ' + ' ~ exposure_reporting,
+                  'nullif(' ~ credit_limit_reporting ~ ', 0)') }} as credit_limit_use
 {%- endmacro %}

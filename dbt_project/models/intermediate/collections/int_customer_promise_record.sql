@@ -25,7 +25,7 @@ counted as (
         cast(sum(case when outcome = 'partially_kept' then 1 else 0 end) as bigint) as partially_kept_count,
         cast(sum(case when outcome = 'broken' then 1 else 0 end) as bigint) as broken_count,
         cast(sum(case when is_judged then 1 else 0 end) as bigint) as judged_count,
-        avg(case when is_judged then (case when is_kept then 1 else paid_share end) end) as paid_share_raw,
+        {{ mean('case when is_judged then (case when is_kept then 1 else paid_share end) end') }} as paid_share_raw,
         max(case when is_judged then evaluation_date end) as last_judged_evaluation_date
     from outcomes
     group by 1
@@ -43,8 +43,8 @@ final as (
         partially_kept_count,
         broken_count,
         judged_count,
-        cast(round(kept_count * 1.0 / nullif(judged_count, 0), 4) as decimal(9, 4)) as kept_rate,
-        cast(round(paid_share_raw, 4) as decimal(9, 4)) as paid_share_judged,
+        {{ decimal_from_double(divide('kept_count', 'nullif(judged_count, 0)'), 9, 4) }} as kept_rate,
+        {{ decimal_from_double('paid_share_raw', 9, 4) }} as paid_share_judged,
         last_judged_evaluation_date
     from counted
 

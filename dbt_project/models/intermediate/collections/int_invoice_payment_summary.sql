@@ -35,11 +35,12 @@ final as (
         invoices.closed_date is not null
             and invoices.paid_amount > 0
             and invoices.written_off_amount = 0 as is_paid,
-        case
+        -- a day count is BIGINT on every engine (Spark's datediff is an INT, DuckDB's a BIGINT)
+        cast(case
             when {{ dbt.datediff('invoices.due_date', 'invoices.closed_date', 'day') }} > 0
                 then {{ dbt.datediff('invoices.due_date', 'invoices.closed_date', 'day') }}
             else 0
-        end as days_beyond_terms
+        end as bigint) as days_beyond_terms
     from events
     inner join {{ ref('fct_ar_invoices') }} as invoices
         on events.invoice_id = invoices.invoice_id

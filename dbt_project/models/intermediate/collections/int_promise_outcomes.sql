@@ -109,12 +109,9 @@ final as (
         evaluation_date,
         promised_amount,
         {{ to_money('paid_toward_promise') }} as paid_toward_promise,
-        cast(round(
-            case
-                when promised_amount <= 0 then null
-                when paid_toward_promise >= promised_amount then 1
-                else paid_toward_promise / promised_amount
-            end, 4) as decimal(9, 4)) as paid_share,
+        {{ decimal_from_double(
+            'case when promised_amount <= 0 then null when paid_toward_promise >= promised_amount then 1 else '
+            ~ divide('paid_toward_promise', 'promised_amount') ~ ' end', 9, 4) }} as paid_share,
         status as source_status,
         outcome,
         outcome in ('kept', 'partially_kept', 'broken') as is_judged,

@@ -30,8 +30,9 @@ candidates as (
         plans.plan_id,
         invoices.invoice_id,
         invoices.invoice_date,
-        abs(ln(invoices.amount / plans.amount))
-            + abs({{ dbt.datediff('plans.expected_invoice_date', 'invoices.invoice_date', 'day') }}) / 30.0
+        abs(ln({{ divide('invoices.amount', 'plans.amount') }}))
+            + {{ divide(
+                'abs(' ~ dbt.datediff('plans.expected_invoice_date', 'invoices.invoice_date', 'day') ~ ')', 30) }}
             as match_cost
     from plans
     inner join invoices

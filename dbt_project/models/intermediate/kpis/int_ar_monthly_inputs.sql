@@ -375,7 +375,7 @@ dimension_months as (
         {{ to_money('sum(customer_months.' ~ column ~ ')') }} as {{ column }},
         {%- endfor %}
         {%- for column in count_columns %}
-        cast(sum(customer_months.{{ column }}) as bigint) as {{ column }}{{ ',' if not loop.last }}
+        {{ to_whole_number('sum(customer_months.' ~ column ~ ')') }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from customer_months
     -- the 'total' branch of this loop reads no customer column; the others do

@@ -13,7 +13,9 @@
     the customer's paid invoice numbered paid_count (int_risk_paid_history), the last one paid
     by then. Money running totals are doubles (speed, int_risk_customer_events) rounded to the
     cent: a double sum depends on the order DuckDB's threads add in, and an unrounded last bit
-    moved the gradient-boosting bins, so the same ledger trained a different model. -#}
+    moved the gradient-boosting bins, so the same ledger trained a different model. Rounded with
+    round_double() (DECISIONS.md S3): a total of 5298.415 is 5298.42 on every engine, where
+    round() gave 5298.41 on DuckDB and 5298.42 on Spark. -#}
 {%- set as_of = as_of_date() -%}
 {%- set trend_days = var('risk_customer_trend_days') | int -%}
 {%- set running = "over (partition by customer_id order by event_date rows between unbounded preceding and current row)" -%}
@@ -58,11 +60,7 @@ cumulative as (
         customer_id,
         row_number() over (partition by customer_id order by event_date) as event_number,
         {%- for column, state_column in sums.items() %}
-        {%- if state_column.endswith('_reporting') %}
-        round(sum({{ column }}) {{ running }}, 2) as {{ state_column }},
-        {%- else %}
         sum({{ column }}) {{ running }} as {{ state_column }},
-        {%- endif %}
         {%- endfor %}
         {%- for column in risk_state_latest() %}
         max({{ column }}) {{ running }} as {{ column }}{{ "," if not loop.last }}
@@ -103,7 +101,11 @@ final as (
         case when customers.first_invoice_date <= located.state_date then customers.first_invoice_date end
             as first_invoice_date,
         {%- for state_column in sums.values() %}
+        {%- if state_column.endswith('_reporting') %}
+        coalesce({{ round_double('cumulative.' ~ state_column, 2) }}, 0) as {{ state_column }},
+        {%- else %}
         coalesce(cumulative.{{ state_column }}, 0) as {{ state_column }},
+        {%- endif %}
         {%- endfor %}
         {%- for column in risk_state_latest() %}
         cumulative.{{ column }},

@@ -41,7 +41,7 @@ sample_share as (
     select
         case
             when count(*) <= {{ sample_invoices }} then {{ buckets }}
-            else {{ sample_invoices * buckets }} / count(*)
+            else {{ divide(sample_invoices * buckets, 'count(*)') }}
         end as bucket_limit
     from invoices
     where invoice_date >= {{ add_days(as_of, -history) }}

@@ -184,7 +184,8 @@ features as (
             as due_month,
         {{ days_between('joined.invoice_date', 'joined.scoring_date') }} as age_days,
         {{ days_between('joined.due_date', 'joined.scoring_date') }} as days_past_due,
-        {{ to_double("case when joined.row_kind = 'issue' then 1.0 else joined.own_balance_at_scoring / nullif(joined.amount, 0) end") }}
+        {{ to_double("case when joined.row_kind = 'issue' then 1 else "
+                     ~ divide('joined.own_balance_at_scoring', 'nullif(joined.amount, 0)') ~ " end") }}
             as open_share,
         joined.segment,
         joined.region,
@@ -197,9 +198,11 @@ features as (
             own_amount_reporting='joined.own_in_state * coalesce(joined.amount_reporting, 0)',
             own_terms_days='joined.own_in_state * joined.terms_days',
             own_open_count='joined.own_in_state',
-            own_open_reporting='joined.own_in_state * joined.own_balance_at_scoring * joined.fx_rate_invoice_date',
+            own_open_reporting='case when joined.own_in_state = 1'
+                ~ ' then joined.own_balance_at_scoring * joined.fx_rate_invoice_date else 0 end',
             own_overdue_count='joined.own_in_state * joined.is_overdue',
-            own_overdue_reporting='joined.own_in_state * joined.is_overdue * joined.own_balance_at_scoring * joined.fx_rate_invoice_date',
+            own_overdue_reporting='case when joined.own_in_state = 1 and joined.is_overdue = 1'
+                ~ ' then joined.own_balance_at_scoring * joined.fx_rate_invoice_date else 0 end',
             exposure_reporting="case when joined.row_kind = 'issue' then coalesce(joined.amount_reporting, 0) else joined.own_balance_at_scoring * joined.fx_rate_invoice_date end",
             credit_limit_reporting='joined.credit_limit_reporting') }},
         {{ to_double('joined.own_dispute_count') }} as own_dispute_count,
@@ -216,7 +219,7 @@ final as (
 
     select
         features.*,
-        {{ to_double('amount_reporting_value / nullif(usual_invoice_amount_reporting, 0)') }} as invoice_size_ratio
+        {{ divide('amount_reporting_value', 'nullif(usual_invoice_amount_reporting, 0)') }} as invoice_size_ratio
     from features
 
 )

@@ -1,4 +1,5 @@
 {{ config(materialized='view') }}
+{%- set last_5 = 'partition by customer_id order by paid_date, invoice_id rows between 4 preceding and current row' -%}
 
 {#- Each customer's paid invoices (closed_as_paid in int_risk_invoice_outcomes) in the order they
     were settled, numbered 1, 2, ... (paid_sequence), with the recent-history statistics known
@@ -30,16 +31,10 @@ final as (
         paid_date,
         days_beyond_terms,
         row_number() over (partition by customer_id order by paid_date, invoice_id) as paid_sequence,
-        avg(days_beyond_terms * 1.0) over (
-            partition by customer_id order by paid_date, invoice_id
-            rows between 4 preceding and current row
-        ) as days_beyond_terms_mean_last_5,
-        {{ windowed_median('days_beyond_terms * 1.0', 'customer_id', 'paid_date, invoice_id', 9) }}
+        {{ mean('days_beyond_terms', last_5) }} as days_beyond_terms_mean_last_5,
+        {{ windowed_median('days_beyond_terms', 'customer_id', 'paid_date, invoice_id', 9) }}
             as days_beyond_terms_median_last_10,
-        avg(days_late * 1.0) over (
-            partition by customer_id order by paid_date, invoice_id
-            rows between 4 preceding and current row
-        ) as days_late_mean_last_5
+        {{ mean('days_late', last_5) }} as days_late_mean_last_5
     from paid
 
 )

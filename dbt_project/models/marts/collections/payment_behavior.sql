@@ -36,7 +36,7 @@ paid_invoices as (
         closed_date <= due_date as is_on_time,
         days_beyond_terms,
         -- 0 = the last quarter ending on as_of, 1 = the one before, ...
-        cast(floor({{ dbt.datediff('closed_date', as_of, 'day') }} / {{ quarter_days }}.0) as integer)
+        cast(floor({{ divide(dbt.datediff('closed_date', as_of, 'day'), quarter_days) }}) as integer)
             as quarters_ago
     from invoices
     where is_paid
@@ -50,11 +50,11 @@ paid_stats as (
         count(*) as paid_invoice_count,
         percentile_cont(0.5) within group (order by days_to_pay) as days_to_pay_median,
         percentile_cont(0.9) within group (order by days_to_pay) as days_to_pay_p90,
-        avg(days_to_pay * 1.0) as days_to_pay_mean,
-        avg(case when is_on_time then 1.0 else 0.0 end) as on_time_rate,
-        avg(case when quarters_ago = 0 then days_beyond_terms * 1.0 end)
+        {{ mean('days_to_pay') }} as days_to_pay_mean,
+        {{ mean('case when is_on_time then 1 else 0 end') }} as on_time_rate,
+        {{ mean('case when quarters_ago = 0 then days_beyond_terms end') }}
             as avg_days_beyond_terms_last_quarter,
-        avg(case when quarters_ago between 1 and 3 then days_beyond_terms * 1.0 end)
+        {{ mean('case when quarters_ago between 1 and 3 then days_beyond_terms end') }}
             as avg_days_beyond_terms_prior_3_quarters,
         cast(sum(case when quarters_ago <= 3 then 1 else 0 end) as bigint) as trend_invoice_count,
         -- least squares of days_beyond_terms on x = -quarters_ago over the last four quarters
@@ -115,37 +115,40 @@ final as (
         '{{ var("reporting_currency") }}' as reporting_currency,
         {{ to_money('coalesce(invoice_stats.open_amount_reporting, 0)') }} as open_amount_reporting,
         coalesce(paid_stats.paid_invoice_count, 0) as paid_invoice_count,
-        cast(round(paid_stats.days_to_pay_median, 1) as decimal(12, 1)) as days_to_pay_median,
-        cast(round(paid_stats.days_to_pay_p90, 1) as decimal(12, 1)) as days_to_pay_p90,
-        cast(round(paid_stats.days_to_pay_mean, 1) as decimal(12, 1)) as days_to_pay_mean,
-        cast(round(paid_stats.on_time_rate, 4) as decimal(9, 4)) as on_time_rate,
-        cast(round(paid_stats.avg_days_beyond_terms_last_quarter, 1) as decimal(12, 1))
+        {{ decimal_from_double('paid_stats.days_to_pay_median', 12, 1) }} as days_to_pay_median,
+        {{ decimal_from_double('paid_stats.days_to_pay_p90', 12, 1) }} as days_to_pay_p90,
+        {{ decimal_from_double('paid_stats.days_to_pay_mean', 12, 1) }} as days_to_pay_mean,
+        {{ decimal_from_double('paid_stats.on_time_rate', 9, 4) }} as on_time_rate,
+        {{ decimal_from_double('paid_stats.avg_days_beyond_terms_last_quarter', 12, 1) }}
             as avg_days_beyond_terms_last_quarter,
-        cast(round(paid_stats.avg_days_beyond_terms_prior_3_quarters, 1) as decimal(12, 1))
+        {{ decimal_from_double('paid_stats.avg_days_beyond_terms_prior_3_quarters', 12, 1) }}
             as avg_days_beyond_terms_prior_3_quarters,
-        cast(round(paid_stats.avg_days_beyond_terms_last_quarter
-            - paid_stats.avg_days_beyond_terms_prior_3_quarters, 1) as decimal(12, 1))
+        {{ decimal_from_double(
+            'paid_stats.avg_days_beyond_terms_last_quarter - paid_stats.avg_days_beyond_terms_prior_3_quarters',
+            12, 1) }}
             as days_beyond_terms_trend,
-        cast(round(
-            (paid_stats.n * paid_stats.sum_xy - paid_stats.sum_x * paid_stats.sum_y)
-            / nullif(paid_stats.n * paid_stats.sum_xx - paid_stats.sum_x * paid_stats.sum_x, 0),
-            2) as decimal(12, 2)) as days_beyond_terms_slope_per_quarter,
+        {{ decimal_from_double(divide(
+            'paid_stats.n * paid_stats.sum_xy - paid_stats.sum_x * paid_stats.sum_y',
+            'nullif(paid_stats.n * paid_stats.sum_xx - paid_stats.sum_x * paid_stats.sum_x, 0)'),
+            12, 2) }} as days_beyond_terms_slope_per_quarter,
         coalesce(paid_stats.trend_invoice_count, 0) as trend_invoice_count,
         coalesce(invoice_stats.invoices_with_payment_count, 0) as invoices_with_payment_count,
         coalesce(invoice_stats.partially_paid_invoice_count, 0) as partially_paid_invoice_count,
-        cast(round(invoice_stats.partially_paid_invoice_count * 1.0
-            / nullif(invoice_stats.invoices_with_payment_count, 0), 4) as decimal(9, 4))
+        {{ decimal_from_double(divide(
+            'invoice_stats.partially_paid_invoice_count',
+            'nullif(invoice_stats.invoices_with_payment_count, 0)'), 9, 4) }}
             as partial_payment_share,
         coalesce(disputes.disputed_invoice_count, 0) as disputed_invoice_count,
-        cast(round(coalesce(disputes.disputed_invoice_count, 0) * 1.0
-            / nullif(invoice_stats.invoice_count, 0), 4) as decimal(9, 4)) as dispute_rate,
+        {{ decimal_from_double(divide(
+            'coalesce(disputes.disputed_invoice_count, 0)', 'nullif(invoice_stats.invoice_count, 0)'), 9, 4) }}
+            as dispute_rate,
         coalesce(promises.promise_count, 0) as promise_count,
         coalesce(promises.judged_count, 0) as promises_due_count,
         coalesce(promises.kept_count, 0) as promises_kept_count,
         coalesce(promises.partially_kept_count, 0) as promises_partially_kept_count,
         coalesce(promises.broken_count, 0) as promises_broken_count,
-        cast(round(promises.broken_count * 1.0
-            / nullif(promises.judged_count, 0), 4) as decimal(9, 4)) as broken_promise_rate,
+        {{ decimal_from_double(divide('promises.broken_count', 'nullif(promises.judged_count, 0)'), 9, 4) }}
+            as broken_promise_rate,
         promises.kept_rate as promise_kept_rate,
         promises.paid_share_judged as promise_paid_share,
         {{ as_of }} as as_of_date

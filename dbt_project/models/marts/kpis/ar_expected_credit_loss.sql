@@ -44,9 +44,9 @@ roll_rates as (
         end as roll_rate_source,
         case
             when resolved_reporting > 0
-                then rolled_forward_reporting * 1.0 / resolved_reporting
+                then {{ divide('rolled_forward_reporting', 'resolved_reporting') }}
             when portfolio_resolved_reporting > 0
-                then portfolio_rolled_forward_reporting * 1.0 / portfolio_resolved_reporting
+                then {{ divide('portfolio_rolled_forward_reporting', 'portfolio_resolved_reporting') }}
             else 0
         end as roll_rate_unbounded
     from resolved
@@ -126,10 +126,10 @@ final as (
         rolled_forward_reporting,
         cured_reporting,
         roll_rate_source,
-        {{ to_rate('roll_rate') }} as roll_rate,
-        {{ to_rate('loss_rate_chained') }} as loss_rate_chained,
-        {{ to_rate('loss_rate_bounded') }} as loss_rate,
-        {{ to_money(times_rate('exposure_reporting', to_rate('loss_rate_bounded'))) }}
+        {{ decimal_from_double('roll_rate', 18, 8) }} as roll_rate,
+        {{ decimal_from_double('loss_rate_chained', 18, 8) }} as loss_rate_chained,
+        {{ decimal_from_double('loss_rate_bounded', 18, 8) }} as loss_rate,
+        {{ to_money(times_rate('exposure_reporting', decimal_from_double('loss_rate_bounded', 18, 8))) }}
             as allowance_reporting,
         {{ var('ecl_lookback_months') }} as lookback_months,
         {{ as_of_date() }} as as_of_date

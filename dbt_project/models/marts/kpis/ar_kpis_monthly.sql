@@ -74,12 +74,13 @@ countback as (
         case
             when ar_reporting <= 0 then 0
             when ar_reporting <= sales_back_0
-                then ar_reporting / sales_back_0 * days_back_0
+                then {{ divide('ar_reporting', 'sales_back_0') }} * days_back_0
             {%- for j in range(1, countback_months) %}
             when ar_reporting <= sales_back_{{ j }}
                 then days_back_{{ j - 1 }}
-                    + (ar_reporting - sales_back_{{ j - 1 }})
-                    / (sales_back_{{ j }} - sales_back_{{ j - 1 }})
+                    + {{ divide(
+                        'ar_reporting - sales_back_' ~ (j - 1),
+                        'sales_back_' ~ j ~ ' - sales_back_' ~ (j - 1)) }}
                     * (days_back_{{ j }} - days_back_{{ j - 1 }})
             {%- endfor %}
             else days_back_{{ countback_months - 1 }}
@@ -94,21 +95,23 @@ ratios as (
     select
         countback.*,
         -- K1 / K3: simple DSO and best-possible DSO share the trailing sales window.
-        ar_reporting * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0) as dso_simple_raw,
+        {{ divide('ar_reporting * dso_trailing_days', 'nullif(dso_trailing_sales_reporting, 0)') }} as dso_simple_raw,
         -- K10: the same DSO over the AR not under dispute.
-        (ar_reporting - disputed_ar_reporting) * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0)
+        {{ divide(
+            '(ar_reporting - disputed_ar_reporting) * dso_trailing_days',
+            'nullif(dso_trailing_sales_reporting, 0)') }}
             as dso_undisputed_raw,
-        current_ar_reporting * dso_trailing_days / nullif(dso_trailing_sales_reporting, 0)
+        {{ divide('current_ar_reporting * dso_trailing_days', 'nullif(dso_trailing_sales_reporting, 0)') }}
             as bpdso_raw,
         -- K5: CEI = collected / collectible, monthly and over the trailing window.
-        (opening_ar_reporting + credit_sales_reporting - ar_reporting) * 100.0
-            / nullif(opening_ar_reporting + credit_sales_reporting - current_ar_reporting, 0)
+        {{ divide(
+            '(opening_ar_reporting + credit_sales_reporting - ar_reporting) * 100',
+            'nullif(opening_ar_reporting + credit_sales_reporting - current_ar_reporting, 0)') }}
             as cei_raw,
-        (trailing_opening_ar_reporting + cei_trailing_sales_reporting - ar_reporting) * 100.0
-            / nullif(
-                trailing_opening_ar_reporting + cei_trailing_sales_reporting - current_ar_reporting,
-                0
-            ) as cei_trailing_raw
+        {{ divide(
+            '(trailing_opening_ar_reporting + cei_trailing_sales_reporting - ar_reporting) * 100',
+            'nullif(trailing_opening_ar_reporting + cei_trailing_sales_reporting - current_ar_reporting, 0)') }}
+            as cei_trailing_raw
     from countback
 
 ),
@@ -133,7 +136,7 @@ final as (
         disputed_ar_reporting,
         -- K10: dispute-adjusted AR.
         {{ to_money('ar_reporting - disputed_ar_reporting') }} as undisputed_ar_reporting,
-        cast(round(disputed_ar_reporting * 100.0 / nullif(ar_reporting, 0), 1) as decimal(12, 1))
+        {{ decimal_from_double(divide('disputed_ar_reporting * 100', 'nullif(ar_reporting, 0)'), 12, 1) }}
             as disputed_ar_pct,
         unapplied_cash_reporting,
         {{ to_money('ar_reporting - unapplied_cash_reporting') }} as net_ar_reporting,
@@ -141,34 +144,35 @@ final as (
         credits_applied_reporting,
         written_off_reporting,
         {{ dso_months }} as dso_window_months,
-        cast(round(dso_simple_raw, 1) as decimal(12, 1)) as dso_simple_days,
-        cast(round(dso_undisputed_raw, 1) as decimal(12, 1)) as dso_undisputed_days,
-        cast(round(dso_countback_raw, 1) as decimal(12, 1)) as dso_countback_days,
+        {{ decimal_from_double('dso_simple_raw', 12, 1) }} as dso_simple_days,
+        {{ decimal_from_double('dso_undisputed_raw', 12, 1) }} as dso_undisputed_days,
+        {{ decimal_from_double('dso_countback_raw', 12, 1) }} as dso_countback_days,
         dso_countback_is_capped,
-        cast(round(bpdso_raw, 1) as decimal(12, 1)) as bpdso_days,
+        {{ decimal_from_double('bpdso_raw', 12, 1) }} as bpdso_days,
         -- K4: ADD = simple DSO - BPDSO (same window, so it is the past-due share of DSO).
-        cast(round(dso_simple_raw - bpdso_raw, 1) as decimal(12, 1)) as add_days,
+        {{ decimal_from_double('dso_simple_raw - bpdso_raw', 12, 1) }} as add_days,
         {{ cei_months }} as cei_window_months,
-        cast(round(cei_raw, 1) as decimal(12, 1)) as cei_pct,
-        cast(round(cei_trailing_raw, 1) as decimal(12, 1)) as cei_trailing_pct,
+        {{ decimal_from_double('cei_raw', 12, 1) }} as cei_pct,
+        {{ decimal_from_double('cei_trailing_raw', 12, 1) }} as cei_trailing_pct,
         -- K6: over invoices paid (closed with cash, no write-off) in the month.
         paid_invoice_count,
-        cast(round(days_to_pay_sum * 1.0 / nullif(paid_invoice_count, 0), 1) as decimal(12, 1))
+        {{ decimal_from_double(divide('days_to_pay_sum', 'nullif(paid_invoice_count, 0)'), 12, 1) }}
             as avg_days_to_pay,
-        cast(round(days_to_pay_amount_sum / nullif(paid_invoice_amount_reporting, 0), 1)
-            as decimal(12, 1)) as avg_days_to_pay_amount_weighted,
-        cast(round(days_beyond_terms_sum * 1.0 / nullif(paid_invoice_count, 0), 1)
-            as decimal(12, 1)) as avg_days_beyond_terms,
-        cast(round(days_beyond_terms_amount_sum / nullif(paid_invoice_amount_reporting, 0), 1)
-            as decimal(12, 1)) as avg_days_beyond_terms_amount_weighted,
+        {{ decimal_from_double(divide('days_to_pay_amount_sum', 'nullif(paid_invoice_amount_reporting, 0)'), 12, 1) }}
+            as avg_days_to_pay_amount_weighted,
+        {{ decimal_from_double(divide('days_beyond_terms_sum', 'nullif(paid_invoice_count, 0)'), 12, 1) }}
+            as avg_days_beyond_terms,
+        {{ decimal_from_double(
+            divide('days_beyond_terms_amount_sum', 'nullif(paid_invoice_amount_reporting, 0)'), 12, 1) }}
+            as avg_days_beyond_terms_amount_weighted,
         -- K7
-        cast(round(current_ar_reporting * 100.0 / nullif(ar_reporting, 0), 1) as decimal(12, 1))
+        {{ decimal_from_double(divide('current_ar_reporting * 100', 'nullif(ar_reporting, 0)'), 12, 1) }}
             as pct_current,
         -- K8: only once the horizon has passed by as_of.
         case
             when cast({{ dbt.dateadd('day', at_risk_days, 'month_end') }} as date) <= {{ as_of }}
-                then cast(round(at_risk_unpaid_reporting * 100.0
-                    / nullif(credit_sales_reporting, 0), 1) as decimal(12, 1))
+                then {{ decimal_from_double(
+                    divide('at_risk_unpaid_reporting * 100', 'nullif(credit_sales_reporting, 0)'), 12, 1) }}
         end as at_risk_rate_pct,
         {{ as_of }} as as_of_date
     from ratios

@@ -170,11 +170,11 @@ final as (
         {{ to_money('cumulative_cash_reporting') }} as collected_reporting,
         {{ to_money('cumulative_credited_reporting') }} as credited_reporting,
         {{ to_money('cumulative_written_off_reporting') }} as written_off_reporting,
-        cast(round(cumulative_cash_reporting / nullif(billed_reporting, 0), 4) as decimal(9, 4))
+        {{ decimal_from_double(divide('cumulative_cash_reporting', 'nullif(billed_reporting, 0)'), 9, 4) }}
             as share_collected,
-        cast(round(cumulative_credited_reporting / nullif(billed_reporting, 0), 4) as decimal(9, 4))
+        {{ decimal_from_double(divide('cumulative_credited_reporting', 'nullif(billed_reporting, 0)'), 9, 4) }}
             as share_credited,
-        cast(round(cumulative_written_off_reporting / nullif(billed_reporting, 0), 4) as decimal(9, 4))
+        {{ decimal_from_double(divide('cumulative_written_off_reporting', 'nullif(billed_reporting, 0)'), 9, 4) }}
             as share_written_off,
         {{ as_of }} as as_of_date
     from cumulative
