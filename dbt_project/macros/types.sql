@@ -42,8 +42,6 @@
 
 {% macro default__type_double() -%}double{%- endmacro %}
 
-{% macro postgres__type_double() -%}double precision{%- endmacro %}
-
 {% macro to_double(expression) -%}
     {{ dbt.cast(expression, type_double()) }}
 {%- endmacro %}
