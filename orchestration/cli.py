@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42, help="random seed: the same seed writes the same company")
     gen.add_argument("--defect-rate", type=float, default=0.0, help="share of rows carrying export defects")
     gen.add_argument("--as-of", type=_date, default=None, help="last day of the history (default today)")
+    gen.add_argument(
+        "--horizon",
+        type=_date,
+        default=None,
+        help="draw the company to this later day (at most 28 days on) and cut it at --as-of: with the same "
+        "seed, --as-of D --horizon E, then --as-of E into the same folder, is the drop of the days after D",
+    )
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
 
     run = sub.add_parser("run", help="land, build, test and publish every asset")
@@ -193,6 +200,7 @@ def _generate(args: argparse.Namespace) -> int:
         defect_rate=args.defect_rate,
         as_of=args.as_of or dt.date.today(),
         progress=not args.quiet,
+        horizon=args.horizon,
     )
     defects = sum(report.defects.values())
     print(
