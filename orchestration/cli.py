@@ -234,9 +234,10 @@ def execute_main_job(
     allow_shrink: bool = False,
     verbose: bool = True,
     promote: bool = False,
+    job_name: str | None = None,
 ) -> MainJobRun:
-    """Run the main job in this process against the Dagster instance under the home, so its runs
-    appear in ``make ui``.
+    """Run the main job (or ``job_name``, e.g. the daily refresh) in this process against the
+    Dagster instance under the home, so its runs appear in ``make ui``.
 
     The run claims the home first (:func:`orchestration.home.upkeep.claim_home`): the run lock
     (refused at once when another process holds it; re-entered when this one does, as ``inflow
@@ -258,7 +259,7 @@ def execute_main_job(
     with lock.acquire(settings.layout.lock, run_id):
         instance_dir = settings.write_dagster_instance()  # a storage setting that cannot work fails here, at once
         defs = build_definitions(settings)
-        job = defs.resolve_job_def(MAIN_JOB).with_logger_defs({"console": inflow_console})
+        job = defs.resolve_job_def(job_name or MAIN_JOB).with_logger_defs({"console": inflow_console})
         with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
             claim, notes = claim_home(
                 settings.layout,
