@@ -9,16 +9,18 @@ files.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 #: Columns that differ between any two runs of the same data, whatever the path to it: when a
-#: row was landed or published and by which run. Everything else must be equal.
+#: row was landed, detected or published and by which run (``_inputs_loaded_through``: the load
+#: time of the daily aging's inputs; ``detected_at``: when an exception was found). Everything
+#: else must be equal.
 VOLATILE_COLUMNS = frozenset(
-    {"loaded_at", "_loaded_at", "run_id", "_run_id", "published_at", "built_at", "generated_at", "created_at_run"}
+    {"loaded_at", "_loaded_at", "run_id", "_run_id", "published_at", "detected_at", "_inputs_loaded_through"}
 )
 
 
@@ -54,10 +56,16 @@ def _quote(name: str) -> str:
 
 
 def published_differences(
-    left: Path, right: Path, ignore_columns: Collection[str] = VOLATILE_COLUMNS
+    left: Path,
+    right: Path,
+    ignore_columns: Collection[str] = VOLATILE_COLUMNS,
+    views: Mapping[str, tuple[Collection[str], str]] | None = None,
 ) -> list[TableDifference]:
     """One entry per table in either file, in name order: rows only in ``left`` / only in
-    ``right`` over the shared columns except ``ignore_columns``."""
+    ``right`` over the shared columns except ``ignore_columns``. ``views`` narrows a table
+    (``schema.table`` -> columns also ignored, a SQL condition on the rows compared) where only
+    part of it is a function of the data, e.g. a queue's current entries but not their history."""
+    views = views or {}
     con = duckdb.connect()
     try:
         con.execute("attach ? as l (read_only)", [str(left)])
@@ -69,14 +77,15 @@ def published_differences(
                 side = "left" if name in lt else "right"
                 out.append(TableDifference(name, 0, 0, f"only in the {side} file"))
                 continue
-            columns = [c for c in lt[name] if c in rt[name] and c not in ignore_columns]
+            skip, where = views.get(name, ((), "true"))
+            columns = [c for c in lt[name] if c in rt[name] and c not in ignore_columns and c not in skip]
             if not columns:
                 out.append(TableDifference(name, 0, 0, "no column to compare"))
                 continue
             cols = ", ".join(_quote(c) for c in columns)
             schema, table = (_quote(p) for p in name.split(".", 1))
-            a = f"select {cols} from l.{schema}.{table}"  # noqa: S608 (identifiers from the files' catalogs, quoted)
-            b = f"select {cols} from r.{schema}.{table}"  # noqa: S608
+            a = f"select {cols} from l.{schema}.{table} where {where}"  # noqa: S608 (quoted identifiers; caller's condition)
+            b = f"select {cols} from r.{schema}.{table} where {where}"  # noqa: S608
             only_left = con.execute(f"select count(*) from ({a} except all {b})").fetchall()[0][0]  # noqa: S608
             only_right = con.execute(f"select count(*) from ({b} except all {a})").fetchall()[0][0]  # noqa: S608
             out.append(TableDifference(name, only_left, only_right))

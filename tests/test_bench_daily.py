@@ -64,10 +64,17 @@ def test_a_table_on_one_side_only_is_not_equal(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 findings (2026-12-07): after the refresh marts.fct_ar_aging_daily keeps the snapshot "
+    "days that slid out of the rebuild's 400-day window (3 days, 45 rows here), and quality.exceptions "
+    "holds a duplicate_exact row for every row of a rewritten file landed the day before (fx rates, bank "
+    "statement, CRM accounts: 2,693 rows here); the rebuild has neither",
+)
 def test_daily_refresh_equals_a_full_rebuild_at_small_scale(tmp_path: Path) -> None:
     """Full build as of D, D+1's drop, the daily refresh; every published table but the weekly
-    ones equals the main job's rebuild as of D+1 from an empty home."""
-    from bench.daily import DAY, NEXT_DAY, run_scenario, weekly
+    and history ones equals the main job's rebuild as of D+1 from an empty home."""
+    from bench.daily import DAY, NEXT_DAY, expected, run_scenario
     from seeds.generator import generate_company
 
     size = dict(customers=40, invoices=400, seed=11, defect_rate=0.0, progress=False)
@@ -75,6 +82,6 @@ def test_daily_refresh_equals_a_full_rebuild_at_small_scale(tmp_path: Path) -> N
     earlier = generate_company(tmp_path / "d", as_of=day, horizon=next_day, **size)
     later = generate_company(tmp_path / "d1", as_of=next_day, **size)
     result = run_scenario(earlier.out_dir, later.out_dir, tmp_path / "work", floor=False)
-    unexpected = [d for d in result["diffs"] if not d.equal and not weekly(d.table)]
+    unexpected = [d for d in result["diffs"] if not d.equal and not expected(d.table)]
     assert len(result["diffs"]) > 10
     assert unexpected == []
