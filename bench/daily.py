@@ -55,9 +55,11 @@ def companies(invoices: int) -> tuple[Path, Path, Measure]:
     return day, next_day, measure
 
 
-def drop(source: Path, target: Path) -> None:
+def drop(source: Path, target: Path) -> list[str]:
     """Make ``target`` hold ``source``'s exports: files that differ are rewritten, identical ones
-    are left alone (a generator rerun into the same folder would rewrite them with the same bytes)."""
+    are left alone (a generator rerun into the same folder would rewrite them with the same bytes).
+    Returns the files written."""
+    written = []
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
         dest = target / rel
@@ -67,6 +69,8 @@ def drop(source: Path, target: Path) -> None:
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest)
+        written.append(rel.as_posix())
+    return written
 
 
 def expected(table: str) -> str:
@@ -84,12 +88,19 @@ def run_scenario(day: Path, next_day: Path, work: Path, floor: bool = True) -> d
     shutil.copytree(day, folder, ignore=shutil.ignore_patterns("bench_generation.json"))
     config = folder / "inflow.yml"
     full: PipelineRun = run_pipeline(config, home, "main", DAY)
-    drop(next_day, folder)
+    dropped = drop(next_day, folder)
     refresh: PipelineRun = run_pipeline(config, home, "daily", NEXT_DAY, fresh=False)
     rebuild: PipelineRun = run_pipeline(next_day / "inflow.yml", reference, "main", NEXT_DAY)
     floor_run = run_floor(next_day, work, NEXT_DAY) if floor else None
     diffs = published_differences(home / "serving.duckdb", reference / "serving.duckdb", views=OUTBOX_VIEW)
-    return {"full": full, "refresh": refresh, "rebuild": rebuild, "floor": floor_run, "diffs": diffs}
+    return {
+        "full": full,
+        "refresh": refresh,
+        "rebuild": rebuild,
+        "floor": floor_run,
+        "diffs": diffs,
+        "dropped": dropped,
+    }
 
 
 def report_differences(diffs: list[TableDifference]) -> tuple[int, int]:
@@ -115,7 +126,12 @@ def main() -> int:
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             day, next_day, _ = companies(size)
             result = run_scenario(day, next_day, Path(tmp))
-        print(f"  {size:,} invoices: load average {os.getloadavg()[0]:.1f}", flush=True)
+        files = sum(1 for p in day.rglob("*") if p.is_file()) - 1
+        print(
+            f"  {size:,} invoices: load average {os.getloadavg()[0]:.1f}; the drop rewrote {len(result['dropped'])} "
+            f"of {files} files: {', '.join(result['dropped'])}",
+            flush=True,
+        )
         compared, unexpected = report_differences(result["diffs"])
         equal = sum(d.equal for d in result["diffs"])
         rows.append((size, result, compared, equal, unexpected))
