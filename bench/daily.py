@@ -18,7 +18,8 @@ twice has more of. The ERP outbox is a queue with a lifecycle, so only its live 
 compared, on content (``OUTBOX_VIEW``): what was proposed when, and entries superseded since,
 are history. Every other table must be equal row for row.
 
-Environment: BENCH_SIZES (default 100000,1000000).
+Environment: BENCH_SIZES (default 100000,1000000); BENCH_WORK, a folder to run in and keep (the
+homes and the company) instead of a temporary one, to look into a difference afterwards.
 """
 
 from __future__ import annotations
@@ -123,9 +124,10 @@ def main() -> int:
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
     rows = []
     for size in sizes:
+        keep = os.environ.get("BENCH_WORK")
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             day, next_day, _ = companies(size)
-            result = run_scenario(day, next_day, Path(tmp))
+            result = run_scenario(day, next_day, Path(keep) / str(size) if keep else Path(tmp))
         files = sum(1 for p in day.rglob("*") if p.is_file()) - 1
         print(
             f"  {size:,} invoices: load average {os.getloadavg()[0]:.1f}; the drop rewrote {len(result['dropped'])} "
