@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export INFLOW_HOME ?= $(CURDIR)/.inflow
 
 
-.PHONY: setup run test lint ui bench lock clean
+.PHONY: setup run test lint ui bench bench-daily lock clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ ui: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# issue 15's daily scenario: full build as of D, one day's drop, the daily refresh, checked
+# against a full rebuild as of D+1 (BENCH_SIZES, default 100000,1000000).
+bench-daily: setup
+	$(BIN)/python -m bench.daily
 
 lock:
 	$(PYTHON) -m venv /tmp/inflow-lock-venv

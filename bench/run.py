@@ -63,47 +63,37 @@ def run_measured(cmd: list[str]) -> Measure:
     return Measure(seconds, usage.ru_maxrss / 1024)
 
 
-def company(invoices: int) -> tuple[Path, Measure]:
-    """The cached company of a size, generating it (and recording how long that took) if missing."""
-    folder = CACHE / f"company_{invoices}"
+def company(
+    invoices: int, as_of: str = AS_OF, horizon: str | None = None, name: str | None = None
+) -> tuple[Path, Measure]:
+    """The cached company of a size, generating it (and recording how long that took) if missing.
+
+    ``as_of`` and ``horizon`` are the generator's (the daily scenario's day D is cut from D+1's
+    world, see seeds/README.md); ``name`` is the cache folder (default ``company_<invoices>``).
+    """
+    folder = CACHE / (name or f"company_{invoices}")
     meta = folder / "bench_generation.json"
     if meta.exists():
         data = json.loads(meta.read_text())
         return folder, Measure(data["seconds"], data["peak_mib"])
     shutil.rmtree(folder, ignore_errors=True)
     customers = max(200, invoices // 200)
-    measure = run_measured(
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "generate",
-            "--out",
-            str(folder),
-            "--customers",
-            str(customers),
-            "--invoices",
-            str(invoices),
-            "--seed",
-            str(SEED),
-            "--as-of",
-            AS_OF,
-            "--quiet",
-        ]
-    )
+    cmd = [sys.executable, "-m", "orchestration.cli", "generate", "--out", str(folder), "--customers", str(customers)]
+    cmd += ["--invoices", str(invoices), "--seed", str(SEED), "--as-of", as_of, "--quiet"]
+    measure = run_measured(cmd + (["--horizon", horizon] if horizon else []))
     meta.write_text(json.dumps({"seconds": measure.seconds, "peak_mib": measure.peak_mib}))
     return folder, measure
 
 
-def floor_script(config_dir: Path, target: Path) -> Path:
-    """The floor SQL with the company's folder filled in."""
-    script = FLOOR_SQL.read_text().replace("{{company}}", str(config_dir)).replace("{{as_of}}", AS_OF)
+def floor_script(config_dir: Path, target: Path, as_of: str = AS_OF) -> Path:
+    """The floor SQL with the company's folder and the as-of date filled in."""
+    script = FLOOR_SQL.read_text().replace("{{company}}", str(config_dir)).replace("{{as_of}}", as_of)
     target.write_text(script)
     return target
 
 
-def run_floor(config_dir: Path, work: Path) -> Measure:
-    script = floor_script(config_dir, work / "floor.sql")
+def run_floor(config_dir: Path, work: Path, as_of: str = AS_OF) -> Measure:
+    script = floor_script(config_dir, work / "floor.sql", as_of)
     db = work / "floor.duckdb"
     db.unlink(missing_ok=True)
     code = f"import duckdb; duckdb.connect({str(db)!r}).execute(open({str(script)!r}).read())"
@@ -151,17 +141,22 @@ class PipelineRun:
         return self.measure.seconds - sum(self.stages.values())
 
 
-def run_pipeline(config: Path, home: Path, engine: str = "duckdb") -> PipelineRun:
-    """The whole job in one child process from an empty home, as ``inflow run --engine`` runs it."""
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
+def run_pipeline(
+    config: Path,
+    home: Path,
+    job: str = "main",
+    as_of: str | None = None,
+    fresh: bool = True,
+    engine: str = "duckdb",
+) -> PipelineRun:
+    """A job (``main`` or ``daily``) in one child process, as ``inflow run --engine`` runs it: from
+    an empty home when ``fresh``, else on what the home holds (the daily scenario's refresh)."""
+    if fresh:
+        shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True, exist_ok=True)
     timings = home / "bench_timings.json"
-    measure = run_measured(
-        [
-            *(sys.executable, "-m", "bench.stage", "--config", str(config), "--home", str(home)),
-            *("--timings", str(timings), "--engine", engine),
-        ]
-    )
+    cmd = [sys.executable, "-m", "bench.stage", "--config", str(config), "--home", str(home), "--timings", str(timings)]
+    measure = run_measured(cmd + ["--job", job, "--engine", engine] + (["--as-of", as_of] if as_of else []))
     return PipelineRun(measure, json.loads(timings.read_text()))
 
 
@@ -215,7 +210,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             for _ in range(runs):
                 home = Path(tmp) / "home"
-                pipeline_runs.append(run_pipeline(folder / "inflow.yml", home, engine))
+                pipeline_runs.append(run_pipeline(folder / "inflow.yml", home, engine=engine))
                 stages = ", ".join(f"{s} {t:.1f}s" for s, t in pipeline_runs[-1].stages.items())
                 print(f"    run on {engine}: {pipeline_runs[-1].measure.seconds:.1f}s ({stages})", flush=True)
                 floors.append(run_floor(folder, Path(tmp)))

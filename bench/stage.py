@@ -1,4 +1,5 @@
-"""Run the main job once in this process, through ``inflow run``'s own code, and write each stage's time.
+"""Run the main job (or the daily refresh) once in this process, through ``inflow run``'s own code,
+and write each stage's time.
 
 The benchmark starts this module in a child process per run, so the wall time and the peak
 resident memory it measures are those of a real run (DuckDB, GX and the dbt subprocess
@@ -13,6 +14,7 @@ time.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -42,15 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--timings", type=Path, required=True, help="JSON file to write stage seconds to")
     parser.add_argument("--engine", choices=("duckdb", "spark"), default=None, help="engine of the dbt build")
+    parser.add_argument("--job", choices=("main", "daily"), default="main", help="the main job or the daily refresh")
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=None, help="as-of date (default: the config's)")
     args = parser.parse_args(argv)
 
     from dagster import AssetsDefinition
 
     from orchestration.cli import execute_main_job
+    from orchestration.defs.automation import DAILY_JOB, MAIN_JOB
     from orchestration.defs.keys import SERVING_KEY
     from orchestration.settings import Settings
 
-    result, defs, _ = execute_main_job(Settings.load(args.config, args.home).with_engine(args.engine))
+    job = DAILY_JOB if args.job == "daily" else MAIN_JOB
+    settings = Settings.load(args.config, args.home).with_engine(args.engine)
+    result, defs, _ = execute_main_job(settings, as_of=args.as_of, job_name=job)
     dbt_keys = {
         key
         for assets in defs.assets or ()

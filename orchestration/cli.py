@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42, help="random seed: the same seed writes the same company")
     gen.add_argument("--defect-rate", type=float, default=0.0, help="share of rows carrying export defects")
     gen.add_argument("--as-of", type=_date, default=None, help="last day of the history (default today)")
+    gen.add_argument(
+        "--horizon",
+        type=_date,
+        default=None,
+        help="draw the company to this later day (at most 28 days on) and cut it at --as-of: with the same "
+        "seed, --as-of D --horizon E, then --as-of E into the same folder, is the drop of the days after D",
+    )
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
 
     run = sub.add_parser("run", help="land, build, test and publish every asset")
@@ -199,6 +206,7 @@ def _generate(args: argparse.Namespace) -> int:
         defect_rate=args.defect_rate,
         as_of=args.as_of or dt.date.today(),
         progress=not args.quiet,
+        horizon=args.horizon,
     )
     defects = sum(report.defects.values())
     print(
@@ -232,9 +240,10 @@ def execute_main_job(
     allow_shrink: bool = False,
     verbose: bool = True,
     promote: bool = False,
+    job_name: str | None = None,
 ) -> MainJobRun:
-    """Run the main job in this process against the Dagster instance under the home, so its runs
-    appear in ``make ui``.
+    """Run the main job (or ``job_name``, e.g. the daily refresh) in this process against the
+    Dagster instance under the home, so its runs appear in ``make ui``.
 
     The run claims the home first (:func:`orchestration.home.upkeep.claim_home`): the run lock
     (refused at once when another process holds it; re-entered when this one does, as ``inflow
@@ -256,7 +265,7 @@ def execute_main_job(
     with lock.acquire(settings.layout.lock, run_id):
         instance_dir = settings.write_dagster_instance()  # a storage setting that cannot work fails here, at once
         defs = build_definitions(settings)
-        job = defs.resolve_job_def(MAIN_JOB).with_logger_defs({"console": inflow_console})
+        job = defs.resolve_job_def(job_name or MAIN_JOB).with_logger_defs({"console": inflow_console})
         with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
             claim, notes = claim_home(
                 settings.layout,

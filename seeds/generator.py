@@ -40,6 +40,9 @@ HISTORY_MONTHS = 24
 ANNUAL_GROWTH = 0.2
 CONFIG_FILE = "inflow.yml"
 DEFECTS_FILE = "defects.csv"
+#: How far past ``as_of`` a horizon may lie: every customer starts at least 30 days before the
+#: horizon, so within this no customer of the export starts after its as-of date.
+MAX_HORIZON_DAYS = 28
 #: Top-level entries a generated company consists of; only these are replaced on regeneration.
 GENERATED_ENTRIES = ("erp", "crm", "billing", "processor", "bank", "workflow", CONFIG_FILE, DEFECTS_FILE)
 
@@ -83,9 +86,14 @@ def _rng(seed: int, stream: Stream, *keys: int) -> np.random.Generator:
     return np.random.default_rng([seed, int(stream), *keys])
 
 
-def _validate(customers: int, invoices: int, seed: int, defect_rate: float, as_of: dt.date) -> None:
-    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
-        raise TypeError(f"as_of must be a datetime.date (a day, not a timestamp), got {as_of!r}")
+def _validate(customers: int, invoices: int, seed: int, defect_rate: float, as_of: dt.date, horizon: dt.date) -> None:
+    for name, day in (("as_of", as_of), ("horizon", horizon)):
+        if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
+            raise TypeError(f"{name} must be a datetime.date (a day, not a timestamp), got {day!r}")
+    if not as_of <= horizon <= as_of + dt.timedelta(days=MAX_HORIZON_DAYS):
+        raise ValueError(
+            f"horizon must be from as_of to {MAX_HORIZON_DAYS} days after it, got as_of {as_of}, horizon {horizon}"
+        )
     if customers < 10:
         raise ValueError(f"customers must be at least 10, got {customers}")
     if invoices < 100:
@@ -132,8 +140,9 @@ def invoices_per_month(months: list[Month], as_of: int, total: int) -> np.ndarra
 class _Outputs:
     """The files that grow month by month, and the per-file row counts."""
 
-    def __init__(self, out_dir: Path, rate: float):
+    def __init__(self, out_dir: Path, rate: float, as_of: int):
         self.out_dir = out_dir
+        self.as_of = as_of
         self.rows: dict[str, int] = {}
         self.write_offs = CsvSink(out_dir / PATHS["write_offs"], list(exports.WRITE_OFF_COLUMNS.values()))
         self.settlements = CsvSink(out_dir / PATHS["settlements"], exports.SETTLEMENT_HEADER)
@@ -145,6 +154,9 @@ class _Outputs:
         self.defects = DefectInjector(rate, out_dir / DEFECTS_FILE)
 
     def write(self, key: str, table: Columns, month: Month | None = None) -> None:
+        """Write one export; a monthly file of a month after the as-of date is not written."""
+        if month is not None and month.first_day > self.as_of:
+            return
         rel = PATHS[key].replace("{month}", month.label) if month else PATHS[key]
         self.rows[rel] = write_csv(self.out_dir / rel, table)
 
@@ -170,26 +182,36 @@ def generate_company(
     defect_rate: float,
     as_of: dt.date,
     progress: bool = True,
+    horizon: dt.date | None = None,
 ) -> GenerationReport:
     """Write a synthetic company's source exports and ``inflow.yml`` into ``out_dir``.
 
     ``invoices`` is the number of documents of type invoice, issued over the 24 months before the
-    as-of month and the as-of month up to ``as_of``; credit and debit memos come on top.
+    horizon's month and that month up to the horizon; credit and debit memos come on top.
     ``defect_rate`` is the probability that an applicable export row carries a defect (0 = clean).
+
+    ``horizon`` (default ``as_of``, at most 28 days later) is the last day the company's world is
+    drawn to; the exports are that world cut at ``as_of``. Generations with one seed and horizon
+    share their past: the company as of D with horizon D+1 is the company as of D+1 (itself the
+    plain generation as of D+1) without what happened on D+1, so the two make a day's drop. The
+    exports then hold fewer than ``invoices`` invoices: those dated after ``as_of`` are cut.
     """
-    _validate(customers, invoices, seed, defect_rate, as_of)
+    horizon = as_of if horizon is None else horizon
+    _validate(customers, invoices, seed, defect_rate, as_of, horizon)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     _prepare(out_dir)
     as_of_day = day_number(as_of)
-    first = (np.datetime64(as_of, "M") - HISTORY_MONTHS).astype("datetime64[D]").astype(dt.date)
-    months = months_between(first, as_of)
+    horizon_day = day_number(horizon)
+    first = (np.datetime64(horizon, "M") - HISTORY_MONTHS).astype("datetime64[D]").astype(dt.date)
+    months = months_between(first, horizon)
     history_start = months[0].first_day
 
-    pop = build_population(_rng(seed, Stream.POPULATION), customers, history_start, as_of_day)
-    out = _Outputs(out_dir, defect_rate)
+    pop = build_population(_rng(seed, Stream.POPULATION), customers, history_start, horizon_day)
+    out = _Outputs(out_dir, defect_rate, as_of_day)
     company = f"Inflow Demo Co (synthetic, seed {seed})"
-    out.write("customers", exports.render_customers(pop, _customer_updates(_rng(seed, Stream.STAMPS), pop, as_of_day)))
+    updated = _customer_updates(_rng(seed, Stream.STAMPS), pop, as_of_day, horizon_day)
+    out.write("customers", exports.render_customers(pop, updated))
     out.write("fx_rates", render_fx_rates(_rng(seed, Stream.FX), history_start - 14, as_of_day))
     crm_parent = out.defects.hierarchy(
         _rng(seed, Stream.CRM_DEFECTS), PATHS["accounts"], "Parent Account ID", pop.parent
@@ -206,12 +228,15 @@ def generate_company(
         np.array(CURRENCIES)[pop.currency],
         pop.collector,
         exports.doc_id,
+        as_of_day,
     )
-    budget = invoices_per_month(months, as_of_day, invoices)
-    state = _MonthState(seed=seed, pop=pop, subs=subs, as_of=as_of_day, out=out, workflow=workflow)
+    budget = invoices_per_month(months, horizon_day, invoices)
+    state = _MonthState(seed=seed, pop=pop, subs=subs, as_of=as_of_day, horizon=horizon_day, out=out, workflow=workflow)
+    written = 0
     with tqdm(total=invoices, unit="inv", desc="generating", disable=not progress) as bar:
         for month in months:
             issued = state.run_month(month, int(budget[month.index]))
+            written += issued
             bar.update(issued)
     state.write_future_plans(months, float(budget[-3:].mean()))
     workflow.close()
@@ -228,14 +253,16 @@ def generate_company(
         rows_per_file=dict(sorted(out.rows.items())),
         defects=dict(out.defects.counts.items()),
         seconds=time.perf_counter() - started,
-        invoices=invoices,
+        invoices=written,
     )
 
 
-def _customer_updates(rng: np.random.Generator, pop: Population, as_of: int) -> np.ndarray:
-    """When each master record was last changed (before the as-of date)."""
-    lo = np.maximum(pop.start_day, as_of - 700)
-    day = lo + (rng.random(len(pop)) * (as_of - lo)).astype(np.int64)
+def _customer_updates(rng: np.random.Generator, pop: Population, as_of: int, horizon: int) -> np.ndarray:
+    """When each master record was last changed before the horizon; a change after the as-of
+    date is not seen yet, and the record shows the day it was created instead."""
+    lo = np.maximum(pop.start_day, horizon - 700)
+    day = lo + (rng.random(len(pop)) * (horizon - lo)).astype(np.int64)
+    day = np.where(day <= as_of, day, lo)
     return day * SECONDS_PER_DAY + rng.integers(ledger.DAY_START, ledger.DAY_END, len(pop))
 
 
@@ -247,6 +274,7 @@ class _MonthState:
     pop: Population
     subs: billing.Subscriptions
     as_of: int
+    horizon: int
     out: _Outputs
     workflow: WorkflowDatabase
     seq: ledger.Sequences = field(default_factory=ledger.Sequences)
@@ -257,30 +285,37 @@ class _MonthState:
         return _rng(self.seed, stream, month.index)
 
     def run_month(self, month: Month, budget: int) -> int:
-        """Issue, settle and close one month, writing its files. Returns invoices issued."""
+        """Issue, settle and close one month, writing its files. Returns invoices issued.
+
+        Everything is drawn to the horizon and cut at the as-of date only as it is written (the
+        documents and cash here, the workflow records in ``WorkflowDatabase``), so the rows
+        dated up to the as-of date are the same whatever the as-of date.
+        """
         plan_rng = self.rng(Stream.PLANS, month)
         plans = billing.plans_for_month(self.subs, self.pop, month, month.index, plan_rng)
-        due_plans = plans.subset(plans.day <= self.as_of)
+        due_plans = plans.subset(plans.day <= self.horizon)
         invoiced = np.sort(plan_rng.choice(len(due_plans), min(budget, len(due_plans)), replace=False))
         docs = ledger.issue_documents(
             self.rng(Stream.ISSUE, month),
             self.pop,
             month,
-            self.as_of,
+            self.horizon,
             due_plans.subset(invoiced),
             budget - len(invoiced),
             self.seq,
         )
-        result = ledger.settle(self.rng(Stream.SETTLE, month), self.pop, docs, self.as_of, salt=self.seed)
+        result = ledger.settle(
+            self.rng(Stream.SETTLE, month), self.pop, docs, self.as_of, salt=self.seed, horizon=self.horizon
+        )
         self.queue.push(result.events)
         self.workflow.add(result.activities, result.promises, result.disputes)
         self._write_plans(plan_rng, month, plans, due_plans, invoiced, docs)
 
         close_rng = self.rng(Stream.CLOSE, month)
-        closed = self.queue.close_month(close_rng, self.pop, month, self.as_of, self.seq, docs.customer)
+        closed = self.queue.close_month(close_rng, self.pop, month, self.horizon, self.seq, docs.customer)
         self._write_documents(close_rng, month, docs, result, closed.credit_memos)
         self._write_cash(month, closed)
-        return int((docs.doc_type == ledger.INVOICE).sum())
+        return int(((docs.doc_type == ledger.INVOICE) & (docs.day <= self.as_of)).sum())
 
     def _write_documents(
         self,
@@ -292,31 +327,38 @@ class _MonthState:
     ) -> None:
         """The month's document file: invoices and debit memos issued, then credit memos."""
         credit_stamp = credits.day * SECONDS_PER_DAY + rng.integers(ledger.DAY_START, ledger.DAY_END, len(credits))
+        seen, seen_credits = docs.day <= self.as_of, credits.day <= self.as_of
+        docs, credits, credit_stamp = docs.subset(seen), credits.subset(seen_credits), credit_stamp[seen_credits]
+        last_modified = result.last_modified[seen]
         table = exports.render_documents(
-            self.pop, docs, result.open_amount, result.status, result.last_modified, credits, credit_stamp
+            self.pop, docs, result.open_amount[seen], result.status[seen], last_modified, credits, credit_stamp
         )
         facts = DocumentFacts(
             doc_type=np.concatenate([docs.doc_type, np.full(len(credits), ledger.CREDIT_MEMO, np.int8)]),
             amount=np.concatenate([docs.amount, credits.amount]),
             day=np.concatenate([docs.day, credits.day]),
             due_day=np.concatenate([docs.due_day, np.full(len(credits), -1)]),
-            last_modified=np.concatenate([result.last_modified, credit_stamp]),
+            last_modified=np.concatenate([last_modified, credit_stamp]),
         )
         file = PATHS["invoices"].replace("{month}", month.label)
         table = self.out.defects.documents(self.rng(Stream.DOCUMENT_DEFECTS, month), file, table, facts)
         self.out.write("invoices", table, month)
 
     def _write_cash(self, month: Month, closed: ledger.MonthClose) -> None:
-        """Payments, applications and write-offs of the month, and what treasury sees of them."""
-        payments = exports.render_payments(self.pop, closed.payments)
+        """Payments, applications and write-offs of the month, and what treasury sees of them,
+        cut at the as-of date (the cash book and its bank lines run to the horizon)."""
+        cut = self.as_of
+        payments = exports.render_payments(self.pop, closed.payments.subset(closed.payments.day <= cut))
         file = PATHS["payments"].replace("{month}", month.label)
         payments = self.out.defects.payments(self.rng(Stream.PAYMENT_DEFECTS, month), file, payments)
         self.out.write("payments", payments, month)
-        self.out.write("payment_applications", exports.render_applications(closed.applications), month)
-        self.out.write_offs.write(exports.render_write_offs(closed.write_offs))
+        applications = closed.applications.subset(closed.applications.day <= cut)
+        self.out.write("payment_applications", exports.render_applications(applications), month)
+        self.out.write_offs.write(exports.render_write_offs(closed.write_offs.subset(closed.write_offs.day <= cut)))
         card = self.cash.record(closed.payments, self.pop)
-        self.out.settlements.write(exports.render_settlements(self.pop, card))
-        lines = self.cash.statement(self.rng(Stream.CASH, month), month, self.as_of)
+        self.out.settlements.write(exports.render_settlements(self.pop, card.subset(card.day <= cut)))
+        lines = self.cash.statement(self.rng(Stream.CASH, month), month, self.horizon)
+        lines = lines.subset(lines.value_day <= cut)
         self.out.bank.write(exports.render_bank_lines(self.pop, lines, self.out.bank.rows + 1))
 
     def _write_plans(
@@ -338,9 +380,10 @@ class _MonthState:
         one_offs, became = billing.one_offs_from_invoices(
             rng, self.pop, docs.customer[transactional], docs.day[transactional], docs.amount[transactional], month
         )
-        ahead = plans.subset(plans.day > self.as_of)
+        ahead = plans.subset(plans.day > self.horizon)
         all_plans = billing.Plans.concat([due_plans, one_offs, ahead])
         doc_index = np.concatenate([invoice_of_plan, transactional[became], np.full(len(ahead), -1)])
+        doc_index[(doc_index >= 0) & (docs.day[np.maximum(doc_index, 0)] > self.as_of)] = -1  # not invoiced yet
         self._add_plans(all_plans, doc_index, doc_ids)
 
     def _add_plans(self, plans: billing.Plans, doc_index: np.ndarray, doc_ids: pa.Array | None) -> None:
@@ -357,20 +400,20 @@ class _MonthState:
 
     def write_future_plans(self, months: list[Month], monthly_volume: float) -> None:
         """Plan lines after the as-of date, through the billing horizon."""
-        horizon = self.as_of + billing.FUTURE_DAYS
+        horizon = self.horizon + billing.FUTURE_DAYS
         last = months[-1]
         future = months_between(
             (np.datetime64(last.label) + 1).astype("datetime64[D]").astype(dt.date),
             np.datetime64(horizon, "D").astype(dt.date),
         )
-        rest_of_month = (last.last_day - self.as_of) / last.days
+        rest_of_month = (last.last_day - self.horizon) / last.days
         rng = _rng(self.seed, Stream.FUTURE_PLANS, last.index)
-        parts = [billing.future_one_offs(rng, self.pop, last, monthly_volume * rest_of_month, self.as_of)]
+        parts = [billing.future_one_offs(rng, self.pop, last, monthly_volume * rest_of_month, self.horizon)]
         for offset, month in enumerate(future, start=len(months)):
             month = Month(offset, month.label, month.first_day, month.last_day)
             rng = _rng(self.seed, Stream.FUTURE_PLANS, offset)
             parts.append(billing.plans_for_month(self.subs, self.pop, month, offset, rng))
-            parts.append(billing.future_one_offs(rng, self.pop, month, monthly_volume, self.as_of))
+            parts.append(billing.future_one_offs(rng, self.pop, month, monthly_volume, self.horizon))
         plans = billing.Plans.concat(parts)
         plans = plans.subset(plans.day <= horizon)
         self._add_plans(plans, np.full(len(plans), -1), None)

@@ -406,8 +406,17 @@ def _draw_cash(
     )
 
 
-def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: int, salt: int) -> Settlement:
-    """Draw the complete future of ``docs``; keep what happens on or before ``as_of``."""
+def settle(
+    rng: np.random.Generator, pop: Population, docs: Documents, as_of: int, salt: int, horizon: int | None = None
+) -> Settlement:
+    """Draw the complete future of ``docs``; keep what happens on or before ``horizon``.
+
+    The balances, statuses and stamps of the documents are as of ``as_of`` (at most
+    ``horizon``, its default); the events and workflow records run to ``horizon`` so that what
+    is drawn, and every id numbered from it, does not depend on ``as_of``: the caller cuts them
+    at ``as_of`` when it writes them. Any ``as_of`` up to a horizon so sees the same past.
+    """
+    horizon = as_of if horizon is None else horizon
     n = len(docs)
     c = docs.customer
     due = np.where(docs.due_day >= 0, docs.due_day, docs.day + 30)
@@ -444,7 +453,7 @@ def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: in
     seen = np.stack([docs.day] + [np.where(h & (app <= as_of), app, 0) for _, h, _, _, app, _ in dated])
     last_modified = seen.max(axis=0) * SECONDS_PER_DAY + _time_of_day(rng, n)
     cleared = np.stack([np.where(h, app, 0) for _, h, _, _, app, _ in dated]).max(axis=0)
-    events = _events(docs, [(k, h & (d <= as_of), a, d, app, x) for k, h, a, d, app, x in dated])
+    events = _events(docs, [(k, h & (d <= horizon), a, d, app, x) for k, h, a, d, app, x in dated])
 
     final_pay = np.where(
         cash.part2 > 0, np.where(cash.paid2, cash.day2, NO_DAY), np.where(cash.paid1, cash.day1, NO_DAY)
@@ -454,9 +463,9 @@ def settle(rng: np.random.Generator, pop: Population, docs: Documents, as_of: in
         status,
         last_modified,
         events,
-        _activities(docs, due, cleared, as_of, dispute, promise),
-        _promise_records(rng, docs, promise, to_pay, final_pay, as_of),
-        _dispute_records(rng, docs, dispute, as_of),
+        _activities(docs, due, cleared, horizon, dispute, promise),
+        _promise_records(rng, docs, promise, to_pay, final_pay, as_of, horizon),
+        _dispute_records(rng, docs, dispute, as_of, horizon),
     )
 
 
@@ -467,11 +476,13 @@ def _promise_records(
     to_pay: np.ndarray,
     final_pay: np.ndarray,
     as_of: int,
+    horizon: int,
 ) -> Promises:
-    """Promises made by the as-of date: kept (paid within a grace period), broken, or open."""
+    """Promises made by the horizon, with their status as of the as-of date: kept (paid within
+    a grace period), broken, or open."""
     deadline = promise.promised + PROMISE_GRACE_DAYS
     status = np.select([(final_pay <= deadline) & (final_pay <= as_of), deadline < as_of], [1, 2], 0)
-    keep = promise.asked & (promise.created <= as_of)
+    keep = promise.asked & (promise.created <= horizon)
     return Promises(
         customer=docs.customer[keep],
         doc_type=docs.doc_type[keep],
@@ -483,9 +494,11 @@ def _promise_records(
     )
 
 
-def _dispute_records(rng: np.random.Generator, docs: Documents, dispute: _Disputes, as_of: int) -> Disputes:
-    """Disputes opened by the as-of date; those resolved later are still open."""
-    keep = dispute.disputed & (dispute.opened <= as_of)
+def _dispute_records(
+    rng: np.random.Generator, docs: Documents, dispute: _Disputes, as_of: int, horizon: int
+) -> Disputes:
+    """Disputes opened by the horizon; those resolved after the as-of date are still open."""
+    keep = dispute.disputed & (dispute.opened <= horizon)
     k = int(keep.sum())
     resolved = dispute.resolved[keep] <= as_of
     amount = docs.amount[keep]

@@ -12,11 +12,13 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seeds.calendar import SECONDS_PER_DAY
 from seeds.records import Records
 from seeds.textio import choice_text, date_text, id_text, timestamp_text
 
@@ -65,6 +67,9 @@ QUERIES = {
 }
 
 
+R = TypeVar("R", bound=Records)
+
+
 @dataclass(frozen=True)
 class Activities(Records):
     customer: np.ndarray
@@ -107,9 +112,12 @@ class WorkflowDatabase:
         currencies: np.ndarray,
         collectors: np.ndarray,
         doc_id: Callable[[np.ndarray, np.ndarray], pa.Array],
+        as_of: int | None = None,
     ):
         """``customer_ids``, ``currencies`` and ``collectors`` are per customer index; ``doc_id``
-        renders (document type, number) as the ERP's document number."""
+        renders (document type, number) as the ERP's document number. Records dated after
+        ``as_of`` (a day number; None keeps all) are numbered but not stored, so a company cut
+        at an earlier as-of date has the same ids as the same company cut later."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         self._con = sqlite3.connect(path)
@@ -121,12 +129,20 @@ class WorkflowDatabase:
         self._currencies = currencies
         self._collectors = collectors
         self._doc_id = doc_id
+        self._as_of = as_of
         self.rows = {"activities": 0, "promises": 0, "disputes": 0}
+        self._numbered = dict(self.rows)
 
-    def _next_ids(self, table: str, prefix: str, n: int) -> pa.Array:
-        numbers = np.arange(self.rows[table] + 1, self.rows[table] + n + 1)
-        self.rows[table] += n
-        return id_text(prefix, numbers, 9)
+    def _number(self, table: str, records: R, day: np.ndarray) -> tuple[R, np.ndarray]:
+        """Number ``records`` (``day``: each one's day number), then drop those after the as-of
+        date: the numbers of the rows kept do not depend on the as-of date."""
+        numbers = np.arange(self._numbered[table] + 1, self._numbered[table] + len(records) + 1)
+        self._numbered[table] += len(records)
+        if self._as_of is not None:
+            keep = day <= self._as_of
+            records, numbers = records.subset(keep), numbers[keep]
+        self.rows[table] += len(records)
+        return records, numbers
 
     def _insert(self, table: str, columns: list[pa.Array]) -> None:
         placeholders = ", ".join("?" * len(columns))
@@ -135,13 +151,15 @@ class WorkflowDatabase:
 
     def add(self, activities: Activities, promises: Promises, disputes: Disputes) -> None:
         """Store the workflow facts of one month's documents."""
+        activities, numbers = self._number("activities", activities, activities.day)
         if len(activities):
-            self._insert_activities(activities)
+            self._insert_activities(activities, id_text("ACT-", numbers, 9))
+        promises, numbers = self._number("promises", promises, promises.created // SECONDS_PER_DAY)
         if len(promises):
             self._insert(
                 "promises",
                 [
-                    self._next_ids("promises", "PTP-", len(promises)),
+                    id_text("PTP-", numbers, 9),
                     self._customer_ids.take(pa.array(promises.customer)),
                     self._doc_id(promises.doc_type, promises.doc_number),
                     date_text(promises.promised_day),
@@ -151,12 +169,13 @@ class WorkflowDatabase:
                     choice_text(PROMISE_STATUSES, promises.status),
                 ],
             )
+        disputes, numbers = self._number("disputes", disputes, disputes.opened // SECONDS_PER_DAY)
         if len(disputes):
             open_ = disputes.resolved < 0
             self._insert(
                 "disputes",
                 [
-                    self._next_ids("disputes", "DSP-", len(disputes)),
+                    id_text("DSP-", numbers, 9),
                     self._doc_id(disputes.doc_type, disputes.doc_number),
                     timestamp_text(disputes.opened),
                     pa.array(disputes.amount),
@@ -166,7 +185,7 @@ class WorkflowDatabase:
                 ],
             )
 
-    def _insert_activities(self, acts: Activities) -> None:
+    def _insert_activities(self, acts: Activities, ids: pa.Array) -> None:
         kinds = np.array([k for k, _ in ACTIVITY_TEMPLATES])[acts.template]
         doc = self._doc_id(acts.doc_type, acts.doc_number)
         body = pc.binary_join_element_wise(choice_text(tuple(t for _, t in ACTIVITY_TEMPLATES), acts.template), doc, "")
@@ -177,7 +196,7 @@ class WorkflowDatabase:
         self._insert(
             "activities",
             [
-                self._next_ids("activities", "ACT-", len(acts)),
+                ids,
                 self._customer_ids.take(pa.array(acts.customer)),
                 doc,
                 date_text(acts.day),

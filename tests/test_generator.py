@@ -76,7 +76,7 @@ def _sqlite(report: GenerationReport, sql: str) -> pd.DataFrame:
 
 def test_generate_company_signature_is_the_one_the_cli_calls() -> None:
     params = inspect.signature(generate_company).parameters
-    assert list(params) == ["out_dir", "customers", "invoices", "seed", "defect_rate", "as_of", "progress"]
+    assert list(params) == ["out_dir", "customers", "invoices", "seed", "defect_rate", "as_of", "progress", "horizon"]
     assert params["progress"].default is True
 
 

@@ -1,0 +1,160 @@
+"""`make bench-daily`: the daily scenario of issue 15 — a full build as of D, one business day's
+drop, the daily refresh as of D+1 on the same home, checked against a full rebuild as of D+1.
+
+Per size: the company as of D (generated with horizon D+1, so it is D+1's company without D+1's
+events: seeds/README.md) and as of D+1 are generated once and cached. In a work folder the
+company as of D is built by the main job from an empty home (timed: "full build"); then D+1's
+exports replace D's in the same folder (the drop, as the generator writes it: changed files
+rewritten, unchanged ones byte-identical and skipped by landing) and the daily refresh
+(``inflow_daily_refresh``) runs as of D+1 on that home (timed with its stages, as bench/run.py
+times the main job). Then the main job builds D+1 from an empty home (the reference), and every
+published table of the refreshed home is compared with it row for row (bench/compare.py).
+
+Tables that may differ by design are reported, not failed. Weekly (``WEEKLY_PREFIXES``): the
+cash forecast and the risk model with its evaluations (the daily refresh scores with the model
+trained at D, the rebuild trains at D+1, so scores and the worklist ranked by them differ).
+History (``HISTORY_TABLES``): records of runs, loads and publications, which a home that ran
+twice has more of. The ERP outbox is a queue with a lifecycle, so only its live entries are
+compared, on content (``OUTBOX_VIEW``): what was proposed when, and entries superseded since,
+are history. Every other table must be equal row for row.
+
+Environment: BENCH_SIZES (default 100000,1000000); BENCH_WORK, a folder to run in and keep (the
+homes and the company) instead of a temporary one, to look into a difference afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.compare import TableDifference, published_differences
+from bench.run import CACHE, Measure, PipelineRun, company, machine, parse_dbt_project, run_floor, run_pipeline
+from bench.stage import STAGES
+
+DAY = "2026-11-27"  # a Friday
+NEXT_DAY = "2026-11-30"  # the next business day
+#: Published tables owned by the weekly jobs (or computed from their outputs): not rebuilt daily.
+WEEKLY_PREFIXES = ("forecast.", "ml.", "marts.collector_queue", "marts.outreach_drafts")
+#: Records of what ran, landed and was published: a refreshed home has D's runs too.
+HISTORY_TABLES = ("audit.events", "meta.publication", "quality.source_loads")
+#: The outbox's live entries on content; ids, batch, times and the as-of date they were proposed
+#: on are its history.
+OUTBOX_VIEW = {
+    "writeback.erp_outbox": (
+        ("seq", "idempotency_key", "previous_key", "batch_id", "as_of_date", "created_at", "updated_at", "approved_at"),
+        "status <> 'rejected'",
+    )
+}
+
+
+def companies(invoices: int) -> tuple[Path, Path, Measure]:
+    """The cached companies as of D (cut from D+1's world) and as of D+1; D+1's generation cost."""
+    day, _ = company(invoices, DAY, NEXT_DAY, name=f"daily_{invoices}_{DAY}")
+    next_day, measure = company(invoices, NEXT_DAY, name=f"daily_{invoices}_{NEXT_DAY}")
+    return day, next_day, measure
+
+
+def drop(source: Path, target: Path) -> list[str]:
+    """Make ``target`` hold ``source``'s exports: files that differ are rewritten, identical ones
+    are left alone (a generator rerun into the same folder would rewrite them with the same bytes).
+    Returns the files written."""
+    written = []
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        dest = target / rel
+        if path.is_dir() or path.name == "bench_generation.json":
+            continue
+        if dest.exists() and dest.read_bytes() == path.read_bytes():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        written.append(rel.as_posix())
+    return written
+
+
+def expected(table: str) -> str:
+    """Why ``table`` may differ after a refresh ('' when it must not)."""
+    if table.startswith(WEEKLY_PREFIXES):
+        return "weekly, expected"
+    return "history, expected" if table in HISTORY_TABLES else ""
+
+
+def run_scenario(day: Path, next_day: Path, work: Path, floor: bool = True) -> dict:
+    """Full build of ``day``'s company, its drop to ``next_day``'s, the daily refresh, the
+    reference rebuild and the comparison (the slow test runs this at a small size)."""
+    folder, home, reference = work / "company", work / "home", work / "reference"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(day, folder, ignore=shutil.ignore_patterns("bench_generation.json"))
+    config = folder / "inflow.yml"
+    full: PipelineRun = run_pipeline(config, home, "main", DAY)
+    dropped = drop(next_day, folder)
+    refresh: PipelineRun = run_pipeline(config, home, "daily", NEXT_DAY, fresh=False)
+    rebuild: PipelineRun = run_pipeline(next_day / "inflow.yml", reference, "main", NEXT_DAY)
+    floor_run = run_floor(next_day, work, NEXT_DAY) if floor else None
+    diffs = published_differences(home / "serving.duckdb", reference / "serving.duckdb", views=OUTBOX_VIEW)
+    return {
+        "full": full,
+        "refresh": refresh,
+        "rebuild": rebuild,
+        "floor": floor_run,
+        "diffs": diffs,
+        "dropped": dropped,
+    }
+
+
+def report_differences(diffs: list[TableDifference]) -> tuple[int, int]:
+    """Print every table that differs; return (tables compared, unexpected differences)."""
+    unexpected = 0
+    for d in diffs:
+        if d.equal:
+            continue
+        kind = expected(d.table) or "UNEXPECTED"
+        unexpected += not expected(d.table)
+        left, right = d.only_left, d.only_right
+        print(f"    {d.table}: {left} rows only after the refresh, {right} only in the rebuild {d.note} ({kind})")
+    return len(diffs), unexpected
+
+
+def main() -> int:
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "100000,1000000").split(",")]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    parse_dbt_project()
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = []
+    for size in sizes:
+        keep = os.environ.get("BENCH_WORK")
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            day, next_day, _ = companies(size)
+            result = run_scenario(day, next_day, Path(keep) / str(size) if keep else Path(tmp))
+        files = sum(1 for p in day.rglob("*") if p.is_file()) - 1
+        print(
+            f"  {size:,} invoices: load average {os.getloadavg()[0]:.1f}; the drop rewrote {len(result['dropped'])} "
+            f"of {files} files: {', '.join(result['dropped'])}",
+            flush=True,
+        )
+        compared, unexpected = report_differences(result["diffs"])
+        equal = sum(d.equal for d in result["diffs"])
+        rows.append((size, result, compared, equal, unexpected))
+
+    print()
+    print(
+        "| invoices | full build s | refresh s | "
+        + " | ".join(f"{s} s" for s in STAGES)
+        + " | overhead s | refresh peak MiB | rebuild D+1 s | floor s | refresh / floor | tables equal | unexpected |"
+    )
+    print("|---:" * (len(STAGES) + 10) + "|")
+    for size, r, compared, equal, unexpected in rows:
+        refresh, floor = r["refresh"], r["floor"].seconds
+        print(
+            f"| {size:,} | {r['full'].measure.seconds:.1f} | {refresh.measure.seconds:.1f} | "
+            + " | ".join(f"{refresh.stages[s]:.1f}" for s in STAGES)
+            + f" | {refresh.overhead:.1f} | {refresh.measure.peak_mib:.0f} | {r['rebuild'].measure.seconds:.1f} | "
+            f"{floor:.1f} | {refresh.measure.seconds / floor:.1f}x | {equal}/{compared} | {unexpected} |"
+        )
+    return 1 if any(row[4] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

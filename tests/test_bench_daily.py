@@ -1,0 +1,61 @@
+"""The daily scenario's correctness check (bench/compare.py).
+
+The comparison is what the benchmark's "refresh equals a full rebuild" rests on, so it is tested
+against the differences it must see: a changed value, a missing row, a duplicated row (EXCEPT
+ALL, not EXCEPT), a table on one side only, and a volatile column it must not see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from bench.compare import TableDifference, published_differences
+
+ROWS = [(1, "a", 10.0, "2026-11-27 06:00:00"), (2, "b", 20.0, "2026-11-27 06:00:00"), (3, "c", 30.0, None)]
+
+
+def _serving(path: Path, rows: list[tuple], extra_table: bool = False) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct (id integer, name varchar, amount decimal(18,2), loaded_at timestamp)")
+    con.executemany("insert into marts.fct values (?, ?, ?, ?)", rows)
+    con.execute("create table marts.dim as select 1 as id")
+    if extra_table:
+        con.execute("create table marts.only_here as select 1 as id")
+    con.close()
+    return path
+
+
+def _by_table(diffs: list[TableDifference]) -> dict[str, TableDifference]:
+    return {d.table: d for d in diffs}
+
+
+def test_equal_files_are_equal_whatever_the_load_time(tmp_path: Path) -> None:
+    left = _serving(tmp_path / "l.duckdb", ROWS)
+    right = _serving(tmp_path / "r.duckdb", [(i, n, a, "2026-11-30 07:00:00") for i, n, a, _ in reversed(ROWS)])
+    diffs = published_differences(left, right)
+    assert [d.table for d in diffs] == ["marts.dim", "marts.fct"]
+    assert all(d.equal for d in diffs)
+    # the load time is ignored only because it is declared volatile
+    assert not _by_table(published_differences(left, right, ignore_columns=()))["marts.fct"].equal
+
+
+def test_a_changed_value_counts_on_both_sides(tmp_path: Path) -> None:
+    changed = [ROWS[0], (2, "b", 20.01, ROWS[1][3]), ROWS[2]]
+    fct = _by_table(published_differences(_serving(tmp_path / "l", ROWS), _serving(tmp_path / "r", changed)))
+    assert (fct["marts.fct"].only_left, fct["marts.fct"].only_right) == (1, 1)
+
+
+def test_a_missing_or_duplicated_row_is_a_difference(tmp_path: Path) -> None:
+    left = _serving(tmp_path / "l", ROWS)
+    missing = _by_table(published_differences(left, _serving(tmp_path / "m", ROWS[:2])))["marts.fct"]
+    doubled = _by_table(published_differences(left, _serving(tmp_path / "d", [*ROWS, ROWS[0]])))["marts.fct"]
+    assert (missing.only_left, missing.only_right) == (1, 0)
+    assert (doubled.only_left, doubled.only_right) == (0, 1)
+
+
+def test_a_table_on_one_side_only_is_not_equal(tmp_path: Path) -> None:
+    diffs = _by_table(published_differences(_serving(tmp_path / "l", ROWS), _serving(tmp_path / "r", ROWS, True)))
+    assert not diffs["marts.only_here"].equal and "right" in diffs["marts.only_here"].note
