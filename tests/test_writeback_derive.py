@@ -13,6 +13,7 @@ from orchestration.defs.writeback.derive import (
     WarehouseFrames,
     Window,
     collector_changes,
+    complete_state_kinds,
     currency_lookup,
     derive_changes,
     dispute_changes,
@@ -223,3 +224,18 @@ def test_derive_changes_combines_what_exists_in_a_stable_order():
         ChangeKind.RISK_BAND,
     }
     assert derive_changes(WarehouseFrames(), AS_OF, 30) == []
+
+
+def test_a_state_kind_is_complete_only_with_rows_of_the_day():
+    """Withdrawal rests on this: a relation missing, or scored for another day, proves nothing."""
+    day = dt.date(2026, 11, 30)
+    stages = pd.DataFrame({"invoice_id": ["I1"], "stage": ["reminder"]})
+    scores = pd.DataFrame({"invoice_id": ["I1"], "band": ["high"], "as_of_date": [day]})
+    customers = pd.DataFrame({"customer_id": ["C1"], "band": ["low"], "as_of_date": [day]})
+    yesterday = customers.assign(as_of_date=[day - dt.timedelta(days=1)])
+    assert complete_state_kinds(WarehouseFrames(), day) == frozenset()
+    assert complete_state_kinds(
+        WarehouseFrames(collection_stages=stages, invoice_scores=scores, customer_scores=customers), day
+    ) == {ChangeKind.COLLECTION_STAGE, ChangeKind.RISK_BAND}
+    assert complete_state_kinds(WarehouseFrames(invoice_scores=scores, customer_scores=yesterday), day) == frozenset()
+    assert complete_state_kinds(WarehouseFrames(collection_stages=stages.iloc[0:0]), day) == frozenset()

@@ -159,6 +159,38 @@ def test_a_value_already_in_a_batch_is_not_superseded(store):
     assert [r.status for r in store.rows()] == ["approved", "approved"]
 
 
+def test_an_unsent_state_change_whose_entity_left_the_derivation_is_withdrawn(store):
+    """A band proposed yesterday for an invoice paid today (no band derived today) is withdrawn when
+    the day's bands are complete; one still derived, one already in a batch, and notes (events) stay."""
+    auto = _config(approval={"risk_band": "auto"})
+    store.enqueue([_band("INV-SENT", "high")], auto, AS_OF, now=NOW)
+    store.claim_batch("erp", 10, now=NOW)
+    store.enqueue(
+        [_band("INV-PAID", "high"), _band("INV-OPEN", "low"), _note("A-1", "called")], _config(), AS_OF, now=NOW
+    )
+    next_day = AS_OF + dt.timedelta(days=1)
+    result = store.enqueue(
+        [_band("INV-OPEN", "low")], _config(), next_day, now=NOW, complete=frozenset({ChangeKind.RISK_BAND})
+    )
+    assert result.withdrawn == 1
+    status = {r.entity_key: (r.status, r.reason) for r in store.rows()}
+    assert status["INV-PAID"] == (
+        "rejected",
+        f"withdrawn: no longer derived as of {next_day} (its entity left the state it proposed)",
+    )
+    assert status["INV-OPEN"][0] == "pending"
+    assert status["INV-SENT"][0] == "approved"  # in a batch: delivered, not withdrawn
+    assert status["A-1"][0] != "rejected"  # an event, not a state
+
+
+def test_nothing_is_withdrawn_when_the_day_s_states_are_not_complete(store):
+    """Without the day's bands (scores not refreshed), absence means nothing: the proposal stays."""
+    store.enqueue([_band("INV-PAID", "high")], _config(), AS_OF, now=NOW)
+    result = store.enqueue([], _config(), AS_OF + dt.timedelta(days=1), now=NOW)
+    assert result.withdrawn == 0
+    assert [r.status for r in store.rows()] == ["pending"]
+
+
 def test_changes_of_an_older_as_of_date_are_ignored(store):
     store.enqueue([_band("INV-1", "high")], _config(), AS_OF, now=NOW)
     result = store.enqueue([_band("INV-1", "low")], _config(), AS_OF - dt.timedelta(days=1), now=NOW)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from orchestration.defs.quality.store import replace_exceptions_of
 from orchestration.defs.writeback.confirmation import confirmed_keys, outbox_exceptions
-from orchestration.defs.writeback.derive import WarehouseFrames, derive_changes
+from orchestration.defs.writeback.derive import WarehouseFrames, complete_state_kinds, derive_changes
 from orchestration.defs.writeback.outbox import STATUSES, OutboxStore, utc_now
 from orchestration.defs.writeback.sender import send
 from orchestration.defs.writeback.serving import copy_exceptions_to_duckdb, copy_outbox_to_duckdb
@@ -89,9 +89,14 @@ def refresh_outbox(
     as_of = built_as_of(con)
     numbers: dict[str, object] = {"as_of_date": str(as_of), "relations_missing": ", ".join(missing) or "none"}
     if as_of is not None and config.targets:
-        result = store.enqueue(derive_changes(frames, as_of, config.lookback_days), config, as_of, now=now)
+        changes = derive_changes(frames, as_of, config.lookback_days)
+        result = store.enqueue(changes, config, as_of, now=now, complete=complete_state_kinds(frames, as_of))
         numbers.update(
-            added=result.added, unchanged=result.unchanged, superseded=result.superseded, stale_as_of=result.stale
+            added=result.added,
+            unchanged=result.unchanged,
+            superseded=result.superseded,
+            withdrawn=result.withdrawn,
+            stale_as_of=result.stale,
         )
     confirming = bool(config.observed_relation and _exists(con, config.observed_relation))
     if confirming:

@@ -344,3 +344,22 @@ def derive_changes(frames: WarehouseFrames, as_of: dt.date, lookback_days: int) 
     if frames.collection_stages is not None:
         changes += stage_changes(frames.collection_stages, as_of)
     return sorted(changes, key=lambda c: (c.kind.value, c.field, c.entity_key))
+
+
+def complete_state_kinds(frames: WarehouseFrames, as_of: dt.date) -> frozenset[ChangeKind]:
+    """The state kinds derived for every entity that has one as of the date: their relation is
+    there and holds rows of that date. An unsent change of one whose entity was not derived again
+    is withdrawn (``OutboxStore.enqueue``). The dispute flag is not among them: a flag coming down
+    is derived only within the lookback window, so its absence says nothing."""
+
+    def fresh(frame: pd.DataFrame | None) -> bool:
+        return frame is not None and not _scored_as_of(frame, as_of).empty
+
+    kinds = set()
+    if fresh(frames.collection_stages):
+        kinds.add(ChangeKind.COLLECTION_STAGE)
+    if fresh(frames.collector_queue):
+        kinds.add(ChangeKind.COLLECTOR_ASSIGNMENT)
+    if fresh(frames.invoice_scores) and fresh(frames.customer_scores):
+        kinds.add(ChangeKind.RISK_BAND)
+    return frozenset(kinds)

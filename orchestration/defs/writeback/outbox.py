@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.defs.writeback.changes import Change, field_owner, idempotency_key
-from orchestration.defs.writeback.settings import WritebackConfig
+from orchestration.defs.writeback.settings import ChangeKind, WritebackConfig
 
 STATUSES = ("pending", "approved", "sent", "acknowledged", "confirmed", "failed", "rejected")
 
@@ -190,6 +190,7 @@ class EnqueueResult:
     added: int = 0
     unchanged: int = 0
     superseded: int = 0
+    withdrawn: int = 0
     stale: bool = False
     added_by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -412,7 +413,12 @@ class OutboxStore:
     # ---- enqueueing ----------------------------------------------------------------------
 
     def enqueue(
-        self, changes: Iterable[Change], config: WritebackConfig, as_of: dt.date, now: dt.datetime | None = None
+        self,
+        changes: Iterable[Change],
+        config: WritebackConfig,
+        as_of: dt.date,
+        now: dt.datetime | None = None,
+        complete: frozenset[ChangeKind] = frozenset(),
     ) -> EnqueueResult:
         """Add one row per change and target whose value differs from the last one enqueued for
         that target, entity and field. Unchanged changes add nothing, so a rerun on unchanged
@@ -422,6 +428,11 @@ class OutboxStore:
 
         Changes derived as of a date older than the newest already enqueued are ignored
         (``stale``): a rebuild of a past day must not send yesterday's values over today's.
+
+        ``complete`` names the state kinds derived for every entity that has one as of this date:
+        a change of such a kind not yet handed to a batch whose entity and field were not derived
+        again is withdrawn (rejected, with the reason), so a reminder proposed yesterday for an
+        invoice paid today cannot be approved and sent (DECISIONS W4).
         """
         now = now or utc_now()
         changes = list(changes)
@@ -436,7 +447,32 @@ class OutboxStore:
             for change, owner in zip(changes, owners, strict=True):
                 for target in config.targets_for(change.kind):
                     self._enqueue_one(con, change, owner.value, target, config, as_of, now, seen, result)
+            if complete:
+                result.withdrawn = self._withdraw_not_derived(con, complete, set(seen), as_of, now)
         return result
+
+    def _withdraw_not_derived(
+        self,
+        con: sqlite3.Connection,
+        complete: frozenset[ChangeKind],
+        derived: set[tuple[str, str, str]],
+        as_of: dt.date,
+        now: dt.datetime,
+    ) -> int:
+        """Reject the unsent changes of the complete state kinds whose (target, entity, field) was
+        not derived as of ``as_of``; returns how many."""
+        kinds = sorted(kind.value for kind in complete)
+        marks = ", ".join("?" for _ in kinds)
+        unsent = con.execute(
+            "select idempotency_key, target, entity_key, field from erp_outbox "  # noqa: S608 (placeholders only)
+            f"where kind in ({marks}) and (status = 'pending' or (status = 'approved' and batch_id is null))",
+            kinds,
+        ).fetchall()
+        reason = f"withdrawn: no longer derived as of {as_of.isoformat()} (its entity left the state it proposed)"
+        gone = [key for key, *slot in unsent if tuple(slot) not in derived]
+        for key in gone:
+            self._move(con, key, "rejected", "inflow", now, reason, reason=reason, rejected_by="inflow")
+        return len(gone)
 
     def _enqueue_one(
         self,
