@@ -14,6 +14,21 @@ from pathlib import Path
 import pytest
 
 
+def _main_module_looks_started() -> None:
+    """An xdist worker's ``__main__`` (execnet's) has neither ``__spec__`` nor ``__file__``, which
+    pyspark's Spark Connect module takes for a doctest run, and then calls ``sys.exit(0)`` when the
+    Connect extras are absent. Great Expectations imports that module through its pyspark
+    compatibility layer, so without this a worker dies collecting the GX oracle tests. Inflow's own
+    processes (``inflow``, ``python -m``, ``dagster api grpc``) always have a started ``__main__``."""
+    import __main__
+
+    if getattr(__main__, "__spec__", None) is None and not hasattr(__main__, "__file__"):
+        __main__.__file__ = "<pytest-xdist worker>"
+
+
+_main_module_looks_started()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Parse the dbt project once, before xdist starts its workers (``-n 2``): two workers that
     find the manifest stale at the same moment would both write ``dbt_project/target``."""
