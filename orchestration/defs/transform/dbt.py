@@ -9,7 +9,9 @@ The run's as-of date (and a full refresh) come from the run's :class:`RunOptions
 rebuild any past day. The date reaches dbt in the environment, not as a var, and dbt's parse of
 the project is kept between runs, so a daily run does not re-parse it (``DECISIONS.md`` R1).
 What dbt prints goes to a file in the run's dbt folder, and a few lines about it to the run's log
-(:mod:`orchestration.defs.transform.dbt_console`).
+(:mod:`orchestration.defs.transform.dbt_console`). With ``warehouse.engine: spark`` the same build
+runs on Spark, between the lake written before it and the copy into the warehouse after it
+(:func:`build_on_spark`, :mod:`orchestration.defs.transform.spark`).
 """
 
 import datetime as dt
