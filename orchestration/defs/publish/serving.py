@@ -147,7 +147,7 @@ def build_serving_file(
     return published
 
 
-def _swap_in(pending: Path, target: Path) -> None:
+def swap_in(pending: Path, target: Path) -> None:
     """Replace a folder by its freshly written twin with renames (the old one goes last)."""
     old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -252,7 +252,7 @@ def write_exports(
                         con, schema, table.name, pending / f"{table.name}.xlsx", as_of.isoformat() if as_of else ""
                     )
                 written.add(table.rows, relation)
-            _swap_in(pending, exports_dir / schema)
+            swap_in(pending, exports_dir / schema)
         written.finish(f"{len(tables)} tables")
     finally:
         con.close()

@@ -14,6 +14,7 @@ runs on Spark, between the lake written before it and the copy into the warehous
 (:func:`build_on_spark`, :mod:`orchestration.defs.transform.spark`).
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -34,7 +35,7 @@ from packaging import version
 from orchestration.config import REPO_ROOT
 from orchestration.defs.transform.dbt_console import quiet_events, quiet_wait
 from orchestration.defs.transform.metadata import with_table_metadata
-from orchestration.defs.transform.spark import copy_models_to_warehouse, lake_for_dbt, write_lake
+from orchestration.defs.transform.spark import LAKE_ENV, copy_models_to_warehouse, lake_dir, write_lake
 from orchestration.permissions import restrict_tree
 from orchestration.resources import RunOptions
 from orchestration.settings import DBT_TARGETS, Settings
@@ -149,18 +150,23 @@ def run_target_path(settings: Settings, run_id: str) -> Path:
 
 
 @contextmanager
-def as_of_for_dbt(as_of: dt.date) -> Iterator[None]:
-    """Hand the run's date to the dbt processes started inside the block (dagster-dbt passes this
-    process' environment on); the previous value is restored after it."""
-    previous = os.environ.get(AS_OF_ENV)
-    os.environ[AS_OF_ENV] = as_of.isoformat()
+def environment_for_dbt(name: str, value: str) -> Iterator[None]:
+    """Hand a value to the dbt processes started inside the block, in the environment (dagster-dbt
+    passes this process' environment on); the previous value is restored after it."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if previous is None:
-            os.environ.pop(AS_OF_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[AS_OF_ENV] = previous
+            os.environ[name] = previous
+
+
+def as_of_for_dbt(as_of: dt.date) -> contextlib.AbstractContextManager[None]:
+    """The run's date for the dbt processes started inside the block (macro ``as_of_date()``)."""
+    return environment_for_dbt(AS_OF_ENV, as_of.isoformat())
 
 
 def reuse_parse(settings: Settings, target: Path) -> None:
@@ -264,7 +270,7 @@ def build_on_spark(
     reported materialized; a failing build or test raises before anything is copied."""
     context.log.info("dbt on Spark: writing the landed batches to the lake")
     write_lake(settings)
-    with lake_for_dbt(settings):
+    with environment_for_dbt(LAKE_ENV, str(lake_dir(settings))):
         events = list(quiet_events(dbt.cli(build_args(settings, run), context=context, target_path=target), context))
     copied = copy_models_to_warehouse(settings, target / "manifest.json")
     context.log.info(f"dbt on Spark: {copied} tables copied into the warehouse; creating the views on DuckDB")

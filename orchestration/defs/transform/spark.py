@@ -14,17 +14,17 @@ forecast, the publication and the exports read what they always read (DECISIONS.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from expectations.contracts import ENTITIES
+from expectations.sql import lit
+from orchestration.defs.publish.serving import swap_in
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
-#: The environment variable the dbt macro ``register_landing_sources`` reads the lake folder from.
+#: The environment variable the dbt macro ``register_landing_sources`` reads the lake folder from
+#: (set around the Spark build by ``dbt.build_on_spark``).
 LAKE_ENV = "INFLOW_LAKE_PATH"
 #: dbt materializations that leave a table in the Spark catalog (views are recreated in DuckDB).
 STORED = frozenset({"table", "incremental"})
@@ -44,10 +44,6 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def write_lake(settings: Settings) -> Path:
     """Write every landing view of the warehouse as Parquet, replacing the previous lake whole.
 
@@ -64,32 +60,12 @@ def write_lake(settings: Settings) -> Path:
         for name in ENTITIES:
             folder = fresh / "raw" / name
             folder.mkdir(parents=True)
-            target = _literal(str(folder / "part-0.parquet"))
+            target = lit(str(folder / "part-0.parquet"))
             con.execute(f"copy (select * from raw.{_quote(name)}) to {target} (format parquet)")  # noqa: S608 (contract entity names)
     finally:
         con.close()
-    old = lake.with_name(lake.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if lake.exists():
-        lake.rename(old)
-    fresh.rename(lake)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_in(fresh, lake)
     return lake
-
-
-@contextmanager
-def lake_for_dbt(settings: Settings) -> Iterator[None]:
-    """Hand the lake folder to the dbt processes started inside the block (as the as-of date is
-    handed over, in the environment); the previous value is restored after it."""
-    previous = os.environ.get(LAKE_ENV)
-    os.environ[LAKE_ENV] = str(lake_dir(settings))
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(LAKE_ENV, None)
-        else:
-            os.environ[LAKE_ENV] = previous
 
 
 def stored_models(manifest_path: Path) -> list[tuple[str, str]]:
@@ -116,7 +92,7 @@ def copy_models_to_warehouse(settings: Settings, manifest_path: Path) -> int:
         for schema in sorted({schema for schema, _ in tables}):
             con.execute(f"create schema if not exists {_quote(schema)}")
         for schema, table in tables:
-            files = _literal(str(spark_table_dir(settings, schema, table) / "*.parquet"))
+            files = lit(str(spark_table_dir(settings, schema, table) / "*.parquet"))
             con.execute(
                 f"create or replace table {_quote(schema)}.{_quote(table)} as select * from read_parquet({files})"  # noqa: S608 (names from dbt's manifest, quoted)
             )
