@@ -375,3 +375,108 @@ def test_no_file_matching_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(BatchRejected, match="no file matches"):
         _land(_config(tmp_path))
+
+
+# Re-deliveries (decision L1): a file rewritten under its path, or a new snapshot, replaces what it
+# delivered before, so the table holds what a landing of today's files from an empty home holds.
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
+    """Raw rows and open exceptions without load times (which differ between any two landings)."""
+    raw = con.execute(
+        "select _file, _checksum, _row_number, _status, document_id, amount from raw.erp__invoices order by all"
+    ).fetchall()
+    exceptions = con.execute("select file, checksum, row_number, rule from quality.exceptions order by all").fetchall()
+    return raw, exceptions
+
+
+def _assert_as_if_landed_afresh(con: duckdb.DuckDBPyConnection, cfg: Path) -> None:
+    fresh, _ = _land(cfg)
+    assert _state(con) == _state(fresh)
+    _assert_conserved(con)
+
+
+def test_a_rewritten_file_replaces_its_earlier_delivery(tmp_path: Path) -> None:
+    first = [
+        "1,10,invoice,2026-01-05,,USD,100.00",
+        "1,10,invoice,2026-01-05,,USD,100.00",  # exact duplicate, in both deliveries
+        "2,10,invoice,2026-01-06,,USD,50.00",
+        "3,10,invoice,2026-01-07,,USD,-5.00",  # fixed in the second delivery
+    ]
+    _write(tmp_path, "\n".join([HEADER, *first]) + "\n", "inv_1.csv")
+    _write(tmp_path, "\n".join([HEADER, "4,10,invoice,2026-01-08,,USD,7.00"]) + "\n", "inv_2.csv")
+    cfg = _config(tmp_path)
+    con, _ = _land(cfg)
+    second = [*first[:2], "2,10,invoice,2026-01-06,,USD,45.00", "5,10,invoice,2026-01-09,,USD,9.00"]
+    _write(tmp_path, "\n".join([HEADER, *second]) + "\n", "inv_1.csv")
+    _, records = _land(cfg, con)
+    assert [(Path(r.file).name, r.status) for r in records] == [("inv_1.csv", "loaded"), ("inv_2.csv", "skipped")]
+    statuses = con.execute("select status, count(*) from quality.source_loads group by 1 order by 1").fetchall()
+    assert statuses == [("loaded", 2), ("replaced", 1)]
+    rules = [rule for *_, rule in _state(con)[1]]
+    assert rules == ["duplicate_exact"], "an unchanged row re-exported is not a duplicate of itself"
+    accepted = con.execute(
+        "select document_id, amount from raw.erp__invoices where _status = 'accepted' order by 1"
+    ).fetchall()
+    assert [(d, str(a)) for d, a in accepted] == [("1", "100.00"), ("2", "45.00"), ("4", "7.00"), ("5", "9.00")]
+    _assert_as_if_landed_afresh(con, cfg)
+
+
+def test_a_new_snapshot_replaces_the_whole_table(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER, *GOOD_ROWS]) + "\n")
+    cfg = _config(tmp_path, path="inv.csv")
+    con, _ = _land(cfg)
+    _write(tmp_path, "\n".join([HEADER, GOOD_ROWS[0].replace("100.50", "90.00"), "3,10,invoice,2026-01-07,,USD,1.00"]))
+    _, (rec,) = _land(cfg, con)
+    assert (rec.status, rec.rows_accepted, rec.rows_quarantined) == ("loaded", 2, 0)
+    accepted = con.execute("select document_id, amount from raw.erp__invoices order by 1").fetchall()
+    assert [(d, str(a)) for d, a in accepted] == [("1", "90.00"), ("3", "1.00")], "document 2 left the snapshot"
+    assert con.execute("select count(*) from quality.exceptions").fetchall() == [(0,)]
+    _assert_as_if_landed_afresh(con, cfg)
+
+
+def test_a_rejected_redelivery_replaces_nothing_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    rows = [f"{n},10,invoice,2026-01-05,,USD,1.00" for n in range(1, 11)]
+    _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    cfg = _config(tmp_path, path="inv.csv")
+    con, _ = _land(cfg)
+    before = _state(con)
+    _write(tmp_path, "\n".join([HEADER, *rows[:4]]) + "\n")  # 4 of 10 rows: below the 0.5 drop threshold
+    _, (rec,) = _land(cfg, con)
+    assert rec.status == "rejected" and "row_count" in rec.message
+    assert _state(con)[0] == before[0], "the rows of the last good snapshot stay"
+    assert con.execute("select count(*) from quality.source_loads where status = 'loaded'").fetchall() == [(1,)]
+    _write(tmp_path, "\n".join([HEADER, *rows[:5]]) + "\n")  # 5 of 10: exactly the threshold, lands
+    _land(cfg, con)
+    after = _state(con)
+    _, (again,) = _land(cfg, con)
+    assert again.status == "skipped" and _state(con) == after
+    assert [r[4] for r in after[0]] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_file_back_to_earlier_bytes_lands_again(tmp_path: Path) -> None:
+    text = "\n".join([HEADER, *GOOD_ROWS]) + "\n"
+    _write(tmp_path, text, "inv_1.csv")
+    cfg = _config(tmp_path)
+    con, _ = _land(cfg)
+    _write(tmp_path, "\n".join([HEADER, GOOD_ROWS[0]]) + "\n", "inv_1.csv")
+    _land(cfg, con)
+    _write(tmp_path, text, "inv_1.csv")
+    _, (rec,) = _land(cfg, con)
+    assert rec.status == "loaded", "a replaced load's checksum is not 'already loaded'"
+    assert con.execute("select count(*) from raw.erp__invoices where _status = 'accepted'").fetchall() == [(2,)]
+    _assert_as_if_landed_afresh(con, cfg)
+
+
+def test_a_duplicate_of_a_replaced_row_is_accepted_again(tmp_path: Path) -> None:
+    _write(tmp_path, "\n".join([HEADER, *GOOD_ROWS]) + "\n", "inv_1.csv")
+    _write(tmp_path, "\n".join([HEADER, "2,10,invoice,2026-01-06,2026-02-05,EUR,210.00"]) + "\n", "inv_3.csv")
+    cfg = _config(tmp_path)
+    con, _ = _land(cfg)
+    assert [(Path(f).name, n, rule) for f, _, n, rule in _state(con)[1]] == [("inv_1.csv", 2, "duplicate_conflict")]
+    _write(tmp_path, "\n".join([HEADER, "6,10,invoice,2026-01-09,,USD,3.00"]) + "\n", "inv_3.csv")
+    _land(cfg, con)
+    assert _state(con)[1] == [], "the row inv_3.csv held the key against is gone"
+    loads = dict(con.execute("select file, rows_accepted from quality.source_loads where status = 'loaded'").fetchall())
+    assert loads == {str(tmp_path / "inv_1.csv"): 2, str(tmp_path / "inv_3.csv"): 1}
+    _assert_as_if_landed_afresh(con, cfg)

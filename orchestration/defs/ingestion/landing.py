@@ -9,7 +9,12 @@ Guarantees, per batch (a file, or a query result):
   same batch lands (the configuration fixed), its rejection leaves ``quality.exceptions``;
 - one row per business key among accepted rows: exact duplicates keep the first copy, conflicting
   duplicates keep the latest ``updated_at`` (then the latest load, the later file name, the last
-  row) — the others are quarantined with ``duplicate_exact`` / ``duplicate_conflict``.
+  row) — the others are quarantined with ``duplicate_exact`` / ``duplicate_conflict``;
+- a re-delivery replaces: a file rewritten under its path (or, for a ``snapshot`` table, any new
+  file or query result) is the current content of what it replaces, so the earlier delivery's rows
+  leave raw and its open exceptions leave ``quality.exceptions`` (its load is kept, with status
+  ``replaced``). Raw then holds what a landing of today's files from an empty home would hold, and
+  an unchanged row re-exported is not a duplicate of itself (decision L1, ``docs/decisions.md``).
 
 New batches of a table are landed in groups (:class:`BatchGroup`): typing, validation, insert and
 deduplication run once per group rather than once per file, which is what makes a table of a
@@ -58,6 +63,11 @@ GROUP_BATCHES = "_group_batches"
 #: statement, one insert and one deduplication per group instead of per file (their fixed costs
 #: dominated tables of many monthly files).
 GROUP_ROWS = 1_000_000
+#: Earlier loads a group's batches replace, and the keys their rows held (:func:`_retire_replaced`).
+REPLACED = "_replaced"
+REPLACED_KEYS = "_replaced_keys"
+#: Rules a row is quarantined by only because another row holds its key.
+DUPLICATE_RULES = ("duplicate_exact", "duplicate_conflict")
 #: Ids landed before a table's new batches, that its rows may reference (snapshots per table).
 KNOWN_CUSTOMERS = "_known_customers"
 KNOWN_PARENTS = "_known_parents"
@@ -289,7 +299,8 @@ def has_tombstones(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, owner: str) -> list[str]:
-    """Quarantine all but one accepted row per business key, for the keys the group's batches touched.
+    """Quarantine all but one accepted row per business key, for the keys the group's batches touched
+    and the keys of the deliveries they replaced (:data:`REPLACED_KEYS`).
 
     Returns the checksums of earlier loads that lost rows, whose recorded counts are now stale.
     """
@@ -302,6 +313,8 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, ow
         with touched as (
             select distinct {key} from raw.{raw_table}
             where _checksum in (select checksum from {GROUP_BATCHES}) and _status = 'accepted'
+            union
+            select {key} from {REPLACED_KEYS}
         ),
         repeated as (
             select {key} from raw.{raw_table} r semi join touched using ({key})
@@ -354,6 +367,70 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, ow
             f"select distinct _checksum from _dupes where _checksum not in (select checksum from {GROUP_BATCHES})"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         ).fetchall()
     ]
+
+
+def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, snapshot: bool) -> list[str]:
+    """Take out of raw the earlier deliveries the group's batches replace (decision L1).
+
+    Replaced: for a ``snapshot`` table every earlier load of the table, for a ``delta`` table the
+    earlier loads of a file the group delivers again (the same path, new bytes). Their rows are
+    deleted and their row exceptions closed; their loads stay in ``quality.source_loads`` with
+    status ``replaced``. A row of another load that was quarantined only as a duplicate of a key
+    a replaced row held is accepted again, and the deduplication that follows judges its key
+    afresh, as a landing of today's files from an empty home would. Returns the checksums of the
+    loads whose counts that changed.
+    """
+    key = ", ".join(ent.key)
+    con.execute(
+        f"""
+        create or replace temp table {REPLACED} as
+        select load_id, checksum from quality.source_loads
+        where source_table = ? and status = 'loaded' and (? or file in (select file from {GROUP_BATCHES}))
+        """,  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        [raw_table, snapshot],
+    )
+    con.execute(
+        f"create or replace temp table {REPLACED_KEYS} as select distinct {key} from raw.{raw_table} "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"where _checksum in (select checksum from {REPLACED})"
+    )
+    if not scalar(con, f"select count(*) from {REPLACED}"):  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        return []
+    con.execute(f"delete from raw.{raw_table} where _checksum in (select checksum from {REPLACED})")  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    con.execute(
+        f"delete from quality.exceptions where source_table = ? and row_number is not null "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"and checksum in (select checksum from {REPLACED})",
+        [raw_table],
+    )
+    con.execute(
+        f"""
+        update quality.source_loads set status = 'replaced',
+               message = 'replaced by the delivery of ' || strftime((select max(loaded_at) from {GROUP_BATCHES}), '%Y-%m-%d %H:%M:%S')
+        where load_id in (select load_id from {REPLACED})
+        """  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    )
+    revived = con.execute(
+        f"""
+        select _checksum, _row_number from raw.{raw_table} r semi join {REPLACED_KEYS} using ({key})
+        where r._status = 'quarantined' and not exists (
+            select 1 from quality.exceptions e where e.source_table = ? and e.checksum = r._checksum
+            and e.row_number = r._row_number and e.rule not in {DUPLICATE_RULES})
+        """,  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        [raw_table],
+    ).fetchall()
+    if not revived:
+        return []
+    con.execute("create or replace temp table _revived (checksum varchar, row_number bigint)")
+    con.executemany("insert into _revived values (?, ?)", revived)
+    con.execute(
+        "delete from quality.exceptions e where e.source_table = ? and exists (select 1 from _revived v "
+        "where v.checksum = e.checksum and v.row_number = e.row_number)",
+        [raw_table],
+    )
+    con.execute(
+        f"update raw.{raw_table} r set _status = 'accepted' from _revived v "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        "where r._checksum = v.checksum and r._row_number = v.row_number"
+    )
+    return sorted({checksum for checksum, _ in revived})
 
 
 def _refresh_counts(con: duckdb.DuckDBPyConnection, raw_table: str, checksums: list[str]) -> None:
@@ -549,10 +626,11 @@ class BatchGroup:
     def _insert(self, accepted: dict[int, LoadRecord]) -> None:
         con = self.con
         _register_batches(con, accepted)
+        revived = _retire_replaced(con, self.ent, self.raw_table, snapshot=self.tbl.load_mode == "snapshot")
         _insert_batches(con, self.ent, self.raw_table, self.owner)
         if self.landing.tombstones:
             apply_tombstones(con, self.ent, self.raw_table)
-        stale = _deduplicate(con, self.ent, self.raw_table, self.owner)
+        stale = sorted(set(_deduplicate(con, self.ent, self.raw_table, self.owner)) | set(revived))
         counts = {
             checksum: (a, q)
             for checksum, a, q in con.execute(

@@ -1,6 +1,7 @@
 """The quality tables and their one owner: load records, exceptions and the owners' reports.
 
-``quality.source_loads`` has one row per batch seen (loaded, rejected or stale) and
+``quality.source_loads`` has one row per batch seen (loaded, rejected, stale, or replaced by a
+later delivery of the same file or snapshot: decision L1) and
 ``quality.exceptions`` one row per open broken rule: a quarantined row, or a rejected batch (no row
 number) until that batch is loaded; ``quality.date_orders`` the day/month order each date column
 declared with both orders was found to have (:mod:`orchestration.defs.ingestion.date_order`).
