@@ -404,7 +404,8 @@ def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str
     con.execute(
         f"""
         update quality.source_loads set status = 'replaced',
-               message = 'replaced by the delivery of ' || strftime((select max(loaded_at) from {GROUP_BATCHES}), '%Y-%m-%d %H:%M:%S')
+               message = 'replaced by the delivery of '
+                         || strftime((select max(loaded_at) from {GROUP_BATCHES}), '%Y-%m-%d %H:%M:%S')
         where load_id in (select load_id from {REPLACED})
         """  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
     )
