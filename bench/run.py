@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.stage import STAGES
+from bench.stage import FIXED, STAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / "cache"
@@ -130,10 +130,12 @@ def check_same_result(warehouse: Path, floor_db: Path) -> None:
 
 @dataclass(frozen=True)
 class PipelineRun:
-    """One run of the main job: its wall time and peak memory, and seconds per stage."""
+    """One run of the main job: its wall time and peak memory, seconds per stage, and the fixed
+    costs measured beside them (``bench.stage.FIXED``)."""
 
     measure: Measure
     stages: dict[str, float]
+    fixed: dict[str, float]
 
     @property
     def overhead(self) -> float:
@@ -156,8 +158,10 @@ def run_pipeline(
     home.mkdir(parents=True, exist_ok=True)
     timings = home / "bench_timings.json"
     cmd = [sys.executable, "-m", "bench.stage", "--config", str(config), "--home", str(home), "--timings", str(timings)]
-    measure = run_measured(cmd + ["--job", job, "--engine", engine] + (["--as-of", as_of] if as_of else []))
-    return PipelineRun(measure, json.loads(timings.read_text()))
+    cmd += ["--job", job, "--engine", engine, "--started-at", f"{time.time():.3f}"]
+    measure = run_measured(cmd + (["--as-of", as_of] if as_of else []))
+    timed = json.loads(timings.read_text())
+    return PipelineRun(measure, {s: timed[s] for s in STAGES}, {f: timed[f] for f in FIXED})
 
 
 def parse_dbt_project() -> None:

@@ -444,8 +444,16 @@ LINEAGE: dict[str, tuple[str, str]] = {
     "_file": ("VARCHAR", "File (or query:<table>) of the landed batch."),
     "_checksum": ("VARCHAR", "SHA-256 of the batch file (digest of the result for a query); one load per checksum."),
     "_row_number": ("BIGINT", "1-based data row of the row in its batch, for tracing back to the export."),
-    "_loaded_at": ("TIMESTAMP", "When the batch landed (clock of the ingestion process)."),
-    "_status": ("VARCHAR", "'accepted' or 'quarantined'; quarantined rows have their reasons in quality.exceptions."),
+    "_loaded_at": (
+        "TIMESTAMP",
+        "When this version of the row first landed (clock of the ingestion process); for a replaced row, "
+        "when it was replaced.",
+    ),
+    "_status": (
+        "VARCHAR",
+        "'accepted'; 'quarantined' (reasons in quality.exceptions); or 'replaced', a version a later delivery "
+        "of its file changed or dropped, kept so that the daily aging restates what it moved.",
+    ),
     "_extra": ("VARCHAR", "Source columns not mapped onto the contract, as JSON text."),
 }
 #: Lineage columns as name -> DuckDB type.

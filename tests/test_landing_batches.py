@@ -382,9 +382,11 @@ def test_no_file_matching_is_an_error(tmp_path: Path) -> None:
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
-    """Raw rows and open exceptions without load times (which differ between any two landings)."""
+    """Raw rows (but the versions kept as replaced) and open exceptions, without load times (which
+    differ between any two landings)."""
     raw = con.execute(
-        "select _file, _checksum, _row_number, _status, document_id, amount from raw.erp__invoices order by all"
+        "select _file, _checksum, _row_number, _status, document_id, amount from raw.erp__invoices "
+        "where _status <> 'replaced' order by all"
     ).fetchall()
     exceptions = con.execute("select file, checksum, row_number, rule from quality.exceptions order by all").fetchall()
     return raw, exceptions
@@ -407,10 +409,14 @@ def test_a_rewritten_file_replaces_its_earlier_delivery(tmp_path: Path) -> None:
     _write(tmp_path, "\n".join([HEADER, "4,10,invoice,2026-01-08,,USD,7.00"]) + "\n", "inv_2.csv")
     cfg = _config(tmp_path)
     con, _ = _land(cfg)
+    con.execute("update raw.erp__invoices set _loaded_at = timestamp '2026-01-01 00:00:00'")
     second = [*first[:2], "2,10,invoice,2026-01-06,,USD,45.00", "5,10,invoice,2026-01-09,,USD,9.00"]
     _write(tmp_path, "\n".join([HEADER, *second]) + "\n", "inv_1.csv")
     _, records = _land(cfg, con)
-    assert [(Path(r.file).name, r.status) for r in records] == [("inv_1.csv", "loaded"), ("inv_2.csv", "skipped")]
+    assert [(Path(r.file).name, r.status, r.replaced) for r in records] == [
+        ("inv_1.csv", "loaded", 1),
+        ("inv_2.csv", "skipped", 0),
+    ]
     statuses = con.execute("select status, count(*) from quality.source_loads group by 1 order by 1").fetchall()
     assert statuses == [("loaded", 2), ("replaced", 1)]
     rules = [rule for *_, rule in _state(con)[1]]
@@ -419,6 +425,19 @@ def test_a_rewritten_file_replaces_its_earlier_delivery(tmp_path: Path) -> None:
         "select document_id, amount from raw.erp__invoices where _status = 'accepted' order by 1"
     ).fetchall()
     assert [(d, str(a)) for d, a in accepted] == [("1", "100.00"), ("2", "45.00"), ("4", "7.00"), ("5", "9.00")]
+    first_landed = dt.datetime(2026, 1, 1)
+    landed = con.execute(
+        "select document_id, _status, amount, _loaded_at = ? from raw.erp__invoices "
+        "where _status <> 'quarantined' order by all",
+        [first_landed],
+    ).fetchall()
+    assert [(d, st, str(a), old) for d, st, a, old in landed] == [
+        ("1", "accepted", "100.00", True),  # unchanged: keeps the time it first landed
+        ("2", "accepted", "45.00", False),
+        ("2", "replaced", "50.00", False),  # the changed version stays, stamped when replaced
+        ("4", "accepted", "7.00", True),
+        ("5", "accepted", "9.00", False),
+    ]
     _assert_as_if_landed_afresh(con, cfg)
 
 
@@ -428,9 +447,14 @@ def test_a_new_snapshot_replaces_the_whole_table(tmp_path: Path) -> None:
     con, _ = _land(cfg)
     _write(tmp_path, "\n".join([HEADER, GOOD_ROWS[0].replace("100.50", "90.00"), "3,10,invoice,2026-01-07,,USD,1.00"]))
     _, (rec,) = _land(cfg, con)
-    assert (rec.status, rec.rows_accepted, rec.rows_quarantined) == ("loaded", 2, 0)
-    accepted = con.execute("select document_id, amount from raw.erp__invoices order by 1").fetchall()
-    assert [(d, str(a)) for d, a in accepted] == [("1", "90.00"), ("3", "1.00")], "document 2 left the snapshot"
+    assert (rec.status, rec.rows_accepted, rec.rows_quarantined, rec.replaced) == ("loaded", 2, 0, 1)
+    rows = con.execute("select document_id, amount, _status from raw.erp__invoices order by all").fetchall()
+    assert [(d, str(a), st) for d, a, st in rows] == [
+        ("1", "90.00", "accepted"),
+        ("1", "100.50", "replaced"),
+        ("2", "200.00", "replaced"),  # document 2 left the snapshot
+        ("3", "1.00", "accepted"),
+    ]
     assert con.execute("select count(*) from quality.exceptions").fetchall() == [(0,)]
     _assert_as_if_landed_afresh(con, cfg)
 

@@ -110,6 +110,11 @@ def build_raw_table_asset(settings: Settings, source_name: str, table_name: str)
                 context.log.info(
                     f"{rec.file}: {rec.rows_landed} landed, {rec.rows_accepted} accepted, "
                     f"{rec.rows_quarantined} quarantined"
+                    + (
+                        f"; replaces {rec.replaced} earlier deliver{'y' if rec.replaced == 1 else 'ies'}"
+                        if rec.replaced
+                        else ""
+                    )
                 )
         if rejected:
             raise dg.Failure(

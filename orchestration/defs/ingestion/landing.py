@@ -11,10 +11,11 @@ Guarantees, per batch (a file, or a query result):
   duplicates keep the latest ``updated_at`` (then the latest load, the later file name, the last
   row) — the others are quarantined with ``duplicate_exact`` / ``duplicate_conflict``;
 - a re-delivery replaces: a file rewritten under its path (or, for a ``snapshot`` table, any new
-  file or query result) is the current content of what it replaces, so the earlier delivery's rows
-  leave raw and its open exceptions leave ``quality.exceptions`` (its load is kept, with status
-  ``replaced``). Raw then holds what a landing of today's files from an empty home would hold, and
-  an unchanged row re-exported is not a duplicate of itself (decision L1, ``docs/decisions.md``).
+  file or query result) is the current content of what it replaces. The earlier delivery's load
+  is kept with status ``replaced``, its open exceptions close, and of its rows only the versions
+  the new delivery changed or dropped stay in raw, with ``_status = 'replaced'``. Raw's accepted
+  rows are then what a landing of today's files into an empty home would accept, and an unchanged
+  row exported again is not a duplicate of itself (decision L1, ``docs/decisions.md``).
 
 New batches of a table are landed in groups (:class:`BatchGroup`): typing, validation, insert and
 deduplication run once per group rather than once per file, which is what makes a table of a
@@ -370,21 +371,21 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, ow
 
 
 def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, snapshot: bool) -> list[str]:
-    """Take out of raw the earlier deliveries the group's batches replace (decision L1).
+    """Retire the earlier deliveries the group's batches replace (decision L1), before they land.
 
     Replaced: for a ``snapshot`` table every earlier load of the table, for a ``delta`` table the
-    earlier loads of a file the group delivers again (the same path, new bytes). Their rows are
-    deleted and their row exceptions closed; their loads stay in ``quality.source_loads`` with
-    status ``replaced``. A row of another load that was quarantined only as a duplicate of a key
-    a replaced row held is accepted again, and the deduplication that follows judges its key
-    afresh, as a landing of today's files from an empty home would. Returns the checksums of the
-    loads whose counts that changed.
+    earlier loads of a file the group delivers again (the same path, new bytes). Their loads get
+    status ``replaced`` in ``quality.source_loads``; their quarantined rows leave raw with their
+    exceptions; their accepted rows wait for :func:`_settle_replaced_rows`. A row of another load
+    that was quarantined only as a duplicate of a key a replaced row held is accepted again, and
+    the deduplication that follows judges its key afresh, as a landing of today's files into an
+    empty home would. Returns the checksums of the loads whose counts that changed.
     """
     key = ", ".join(ent.key)
     con.execute(
         f"""
         create or replace temp table {REPLACED} as
-        select load_id, checksum from quality.source_loads
+        select load_id, checksum, file from quality.source_loads
         where source_table = ? and status = 'loaded' and (? or file in (select file from {GROUP_BATCHES}))
         """,  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         [raw_table, snapshot],
@@ -395,7 +396,9 @@ def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str
     )
     if not scalar(con, f"select count(*) from {REPLACED}"):  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         return []
-    con.execute(f"delete from raw.{raw_table} where _checksum in (select checksum from {REPLACED})")  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    con.execute(
+        f"delete from raw.{raw_table} where _status = 'quarantined' and _checksum in (select checksum from {REPLACED})"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    )
     con.execute(
         f"delete from quality.exceptions where source_table = ? and row_number is not null "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         f"and checksum in (select checksum from {REPLACED})",
@@ -432,6 +435,34 @@ def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str
         "where r._checksum = v.checksum and r._row_number = v.row_number"
     )
     return sorted({checksum for checksum, _ in revived})
+
+
+def _settle_replaced_rows(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str) -> None:
+    """The accepted rows of the replaced deliveries, once the group's rows are in raw (decision L1).
+
+    A row the new delivery holds unchanged (the same key and values) goes, and its successor keeps
+    the time it first landed, so ``_loaded_at`` says when a version of a row appeared and the
+    daily aging restates nothing for a row merely exported again. A row the new delivery changed
+    or dropped stays, with status ``replaced`` and the replacing load's time: staging ignores it,
+    and the aging restates the days from its business date (``aging_restatement_start``), which a
+    deleted row could not tell.
+    """
+    if not scalar(con, f"select count(*) from {REPLACED}"):  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        return
+    same = " and ".join(f"n.{c} is not distinct from o.{c}" for c in ent.column_names)
+    old = f"o._checksum in (select checksum from {REPLACED}) and o._status = 'accepted'"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    new = f"n._checksum in (select checksum from {GROUP_BATCHES}) and n._status = 'accepted'"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    con.execute(
+        f"update raw.{raw_table} n set _loaded_at = o._loaded_at from raw.{raw_table} o "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"where {old} and {new} and {same}"
+    )
+    con.execute(
+        f"delete from raw.{raw_table} o where {old} and exists (select 1 from raw.{raw_table} n where {new} and {same})"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    )
+    con.execute(
+        f"update raw.{raw_table} o set _status = 'replaced', _loaded_at = (select max(loaded_at) from {GROUP_BATCHES}) "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"where {old}"
+    )
 
 
 def _refresh_counts(con: duckdb.DuckDBPyConnection, raw_table: str, checksums: list[str]) -> None:
@@ -627,10 +658,15 @@ class BatchGroup:
     def _insert(self, accepted: dict[int, LoadRecord]) -> None:
         con = self.con
         _register_batches(con, accepted)
-        revived = _retire_replaced(con, self.ent, self.raw_table, snapshot=self.tbl.load_mode == "snapshot")
+        snapshot = self.tbl.load_mode == "snapshot"
+        revived = _retire_replaced(con, self.ent, self.raw_table, snapshot)
+        replaced = dict(con.execute(f"select file, count(*) from {REPLACED} group by file").fetchall())  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        for rec in accepted.values():
+            rec.replaced = sum(replaced.values()) if snapshot else replaced.get(rec.file, 0)
         _insert_batches(con, self.ent, self.raw_table, self.owner)
         if self.landing.tombstones:
             apply_tombstones(con, self.ent, self.raw_table)
+        _settle_replaced_rows(con, self.ent, self.raw_table)
         stale = sorted(set(_deduplicate(con, self.ent, self.raw_table, self.owner)) | set(revived))
         counts = {
             checksum: (a, q)

@@ -134,6 +134,8 @@ class LoadRecord:
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
     load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     warnings: list[str] = field(default_factory=list)
+    #: Earlier loads this one replaced (decision L1): its file delivered again, or a new snapshot.
+    replaced: int = 0
     #: A rejection an earlier run already recorded (same table, same content, same verdict): the
     #: run reports it again, the quality tables do not grow.
     repeated: bool = False
