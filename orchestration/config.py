@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from expectations.contracts import ENTITIES, entity
+from expectations.contracts import ENTITIES, Entity, entity
 from models.forecast import parse_scenarios
 from orchestration.defs.writeback.settings import WritebackConfig
 from orchestration.paths import PathOutsideRoots, PathsConfig, check_configured
@@ -144,6 +144,15 @@ DEFAULT_MAX_QUARANTINE_SHARE_PER_LOAD = 0.15
 DEFAULT_QUARANTINE_FLOOR_ROWS = 5
 
 
+class WatermarkConfig(_Strict):
+    """Incremental reading of a query table (decision L2): only rows whose ``column`` is on or after
+    the latest value landed, and the whole table every ``full_every_days`` days, which is what
+    catches deleted rows and rows written late with an earlier value."""
+
+    column: str = Field(description="canonical date or timestamp column, mapped to a column of the query")
+    full_every_days: int = Field(7, ge=1, description="days after which the next run reads the whole table again")
+
+
 class TableConfig(_Strict):
     """One source table: where it comes from and how its columns map onto a canonical entity."""
 
@@ -173,6 +182,9 @@ class TableConfig(_Strict):
     rows: RowFilter | None = Field(None, description="take only some rows of the file (derived tables)")
     derive: DeriveConfig | None = Field(
         None, description="derive payments and payment applications from this invoice list"
+    )
+    watermark: WatermarkConfig | None = Field(
+        None, description="query tables: read only new and changed rows, the whole table every few days"
     )
 
     @field_validator("columns", mode="before")
@@ -230,7 +242,25 @@ class TableConfig(_Strict):
             raise ValueError("format 'query' needs a 'query'")
         if self.format != "query" and not self.path:
             raise ValueError(f"format {self.format!r} needs a 'path' (a file or glob)")
+        if self.watermark:
+            self._check_watermark(ent, self.watermark)
         return self
+
+    def _check_watermark(self, ent: Entity, watermark: WatermarkConfig) -> None:
+        """A watermark is compared in the source database as ISO text, so it must be a mapped date
+        or timestamp column read in year-month-day order (then text order is time order)."""
+        where = f"watermark.column {watermark.column!r}"
+        if self.format != "query":
+            raise ValueError("watermark applies to format 'query' (files already land only when new or changed)")
+        if watermark.column not in ent.column_names or ent.column(watermark.column).type not in ("date", "timestamp"):
+            raise ValueError(f"{where} must be a date or timestamp column of entity {self.entity!r}")
+        spec = self.columns.get(watermark.column)
+        if spec is None or spec.column is None:
+            raise ValueError(f"{where} must be mapped to a column of the query")
+        kind = ent.column(watermark.column).type
+        formats = spec.formats or (self.options.date_formats if kind == "date" else self.options.timestamp_formats)
+        if not all(f.startswith("%Y-%m-%d") for f in formats):
+            raise ValueError(f"{where}: every declared format must start with %Y-%m-%d (text order is then time order)")
 
 
 class Cadence(_Strict):

@@ -214,3 +214,105 @@ def test_sqlite_changed_result_lands_again(tmp_path: Path) -> None:
     reordered = load_config(path)
     (again,) = land_table(con, reordered, "workflow", "promises", dt.date(2026, 11, 27))
     assert again.status == "loaded" and again.checksum != changed.checksum
+
+
+# A watermarked query (decision L2): read from the day of the latest value landed, whole every few days.
+
+
+def _watermarked(tmp_path: Path, full_every_days: int = 7) -> InflowConfig:
+    path = _config(tmp_path, "sqlite:///workflow.sqlite")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sources"]["workflow"]["tables"]["promises"]["watermark"] = {
+        "column": "created_at",
+        "full_every_days": full_every_days,
+    }
+    path.write_text(yaml.safe_dump(cfg))
+    return load_config(path)
+
+
+def _execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+def _promises(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
+    """Accepted promises and open exceptions as (promise, status) and (promise, rule)."""
+    accepted = con.execute(
+        "select promise_id, status from raw.promises where _status = 'accepted' order by all"
+    ).fetchall()
+    exceptions = con.execute(
+        "select json_extract_string(payload, '$.promise_id'), rule from quality.exceptions order by all"
+    ).fetchall()
+    return accepted, exceptions
+
+
+def test_a_watermarked_query_reads_from_the_latest_day_and_whole_every_few_days(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'workflow.sqlite'}"
+    _seed_promises(url)
+    config = _watermarked(tmp_path, full_every_days=3)
+    con = duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    day = dt.date(2026, 11, 27)
+
+    def a_day_later() -> None:
+        """Load times are the clock's: the next run's loads come a day after these."""
+        con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+
+    (first,) = land_table(con, config, "workflow", "promises", day)
+    assert not first.partial and first.rows_landed == 3
+    a_day_later()
+    _execute(
+        url,
+        "insert into crm_promises values ('P4', '10', 'INV-4', '2026-12-01', 10, '2026-11-22 15:00:00', 'open')",
+        "insert into crm_promises values ('P5', '10', 'INV-5', '2026-12-01', 20, '2026-11-23 08:00:00', 'open')",
+        "insert into crm_promises values ('P0', '10', 'INV-0', '2026-12-01', 30, '2026-11-01 08:00:00', 'open')",
+        "update crm_promises set state = 'broken' where pid = 'P2'",  # created 11-21: the latest accepted day
+        "update crm_promises set state = 'broken' where pid = 'P1'",  # created 11-20: before it
+    )
+    (second,) = land_table(con, config, "workflow", "promises", day)
+    a_day_later()
+    assert second.partial and second.file.endswith("where created >= 2026-11-21")
+    # read again: P2 (changed), P3 (created 11-22, still quarantined), P4 and P5 (new); not P1, not P0
+    assert (second.rows_landed, second.rows_accepted, second.rows_quarantined) == (4, 3, 1)
+    accepted, exceptions = _promises(con)
+    assert accepted == [("P1", "open"), ("P2", "broken"), ("P4", "open"), ("P5", "open")]
+    assert exceptions == [("P3", "required_value_missing")], "a row read again is not reported twice"
+    assert con.execute("select count(*) from raw.promises where _status = 'replaced'").fetchone() == (1,)
+    (third,) = land_table(con, config, "workflow", "promises", day)
+    a_day_later()
+    assert third.partial and third.file.endswith("where created >= 2026-11-23")
+    assert (third.rows_landed, third.rows_accepted) == (1, 1), "only P5's day"
+    assert _promises(con)[0] == accepted, "P5 read again unchanged replaces itself"
+    assert con.execute("select count(*) from raw.promises where _status = 'replaced'").fetchone() == (1,)
+    _execute(url, "delete from crm_promises where pid = 'P4'")
+    (whole,) = land_table(con, config, "workflow", "promises", day)
+    assert not whole.partial, "three days after the last whole read the table is read whole"
+    accepted, exceptions = _promises(con)
+    assert accepted == [("P0", "open"), ("P1", "broken"), ("P2", "broken"), ("P5", "open")]
+    fresh = duckdb.connect()
+    prepare_landing(fresh, {e: config.tables_of(e) for e in ENTITIES})
+    land_table(fresh, config, "workflow", "promises", day)
+    assert _promises(con) == _promises(fresh), "after a whole read, what an empty home would land"
+
+
+def test_a_watermark_must_be_a_mapped_date_in_year_month_day_order(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    path = _config(tmp_path, "sqlite:///workflow.sqlite")
+    cfg = yaml.safe_load(path.read_text())
+    table = cfg["sources"]["workflow"]["tables"]["promises"]
+    for watermark, options, message in [
+        ({"column": "status"}, {}, "must be a date or timestamp column"),
+        ({"column": "created_at"}, {"timestamp_formats": ["%d.%m.%Y %H:%M"]}, "must start with %Y-%m-%d"),
+        ({"column": "created_at", "full_every_days": 0}, {}, "greater than or equal to 1"),
+    ]:
+        table["watermark"], table["options"] = watermark, options
+        path.write_text(yaml.safe_dump(cfg))
+        with pytest.raises((ValidationError, ValueError), match=message):
+            load_config(path)
+    table["watermark"], table["options"] = {"column": "created_at"}, {"timestamp_formats": ["%Y-%m-%d %H:%M:%S"]}
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path).sources["workflow"].tables["promises"].watermark is not None

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 import pandas as pd
@@ -64,9 +65,15 @@ GROUP_BATCHES = "_group_batches"
 #: statement, one insert and one deduplication per group instead of per file (their fixed costs
 #: dominated tables of many monthly files).
 GROUP_ROWS = 1_000_000
-#: Earlier loads a group's batches replace, and the keys their rows held (:func:`_retire_replaced`).
+#: Earlier loads a group's batches replace, the accepted rows they replace, and those rows' keys
+#: (:func:`_retire_replaced`).
 REPLACED = "_replaced"
+REPLACED_ROWS = "_replaced_rows"
 REPLACED_KEYS = "_replaced_keys"
+#: What a group's batches replace (decision L1, L2): every earlier load of the table (a snapshot),
+#: the earlier loads of the files they deliver again (a delta table), or the rows of the keys they
+#: deliver (a partial batch read above a watermark).
+Scope = Literal["table", "file", "keys"]
 #: Rules a row is quarantined by only because another row holds its key.
 DUPLICATE_RULES = ("duplicate_exact", "duplicate_conflict")
 #: Ids landed before a table's new batches, that its rows may reference (snapshots per table).
@@ -370,16 +377,19 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, ow
     ]
 
 
-def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, snapshot: bool) -> list[str]:
-    """Retire the earlier deliveries the group's batches replace (decision L1), before they land.
+def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str, scope: Scope) -> list[str]:
+    """Retire what the group's batches replace (decisions L1 and L2), before they land.
 
-    Replaced: for a ``snapshot`` table every earlier load of the table, for a ``delta`` table the
-    earlier loads of a file the group delivers again (the same path, new bytes). Their loads get
-    status ``replaced`` in ``quality.source_loads``; their quarantined rows leave raw with their
-    exceptions; their accepted rows wait for :func:`_settle_replaced_rows`. A row of another load
-    that was quarantined only as a duplicate of a key a replaced row held is accepted again, and
-    the deduplication that follows judges its key afresh, as a landing of today's files into an
-    empty home would. Returns the checksums of the loads whose counts that changed.
+    ``scope`` says what: for a ``snapshot`` table every earlier load of the table (``table``), for
+    a ``delta`` table the earlier loads of a file the group delivers again, the same path with
+    new bytes (``file``); those loads get status ``replaced`` in ``quality.source_loads``. A
+    partial batch read above a watermark replaces the rows of the keys it delivers, whichever
+    load they came from (``keys``). The rows replaced (:data:`REPLACED_ROWS`) that were quarantined
+    leave raw with their exceptions; the accepted ones wait for :func:`_settle_replaced_rows`. A
+    row of another load that was quarantined only as a duplicate of a key a replaced row held is
+    accepted again, and the deduplication that follows judges its key afresh, as a landing of
+    today's data into an empty home would. Returns the checksums of the loads whose counts that
+    changed.
     """
     key = ", ".join(ent.key)
     con.execute(
@@ -388,22 +398,32 @@ def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str
         select load_id, checksum, file from quality.source_loads
         where source_table = ? and status = 'loaded' and (? or file in (select file from {GROUP_BATCHES}))
         """,  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
-        [raw_table, snapshot],
+        [raw_table, scope == "table"],
+    )
+    if scope == "keys":
+        con.execute(f"delete from {REPLACED}")  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        scoped = (
+            f"semi join (select distinct {key} from {TYPED} where _batch in (select batch from {GROUP_BATCHES})) "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+            f"using ({key})"
+        )
+    else:
+        scoped = f"where _checksum in (select checksum from {REPLACED})"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    con.execute(
+        f"create or replace temp table {REPLACED_ROWS} as select _checksum, _row_number, _status "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"from (select * from raw.{raw_table} {scoped}) where _status <> 'replaced'"
     )
     con.execute(
-        f"create or replace temp table {REPLACED_KEYS} as select distinct {key} from raw.{raw_table} "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
-        f"where _checksum in (select checksum from {REPLACED})"
+        f"create or replace temp table {REPLACED_KEYS} as select distinct {key} from raw.{raw_table} r "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"where {_is_replaced_row('r')}"
     )
-    if not scalar(con, f"select count(*) from {REPLACED}"):  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    if not scalar(con, f"select count(*) from {REPLACED}") and not scalar(con, f"select count(*) from {REPLACED_ROWS}"):  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         return []
     con.execute(
-        f"delete from raw.{raw_table} where _status = 'quarantined' and _checksum in (select checksum from {REPLACED})"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
-    )
-    con.execute(
-        f"delete from quality.exceptions where source_table = ? and row_number is not null "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
-        f"and checksum in (select checksum from {REPLACED})",
+        "delete from quality.exceptions e where e.source_table = ? and "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        + _is_replaced_row("e", "checksum", "row_number"),
         [raw_table],
     )
+    con.execute(f"delete from raw.{raw_table} r where r._status = 'quarantined' and {_is_replaced_row('r')}")  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
     con.execute(
         f"""
         update quality.source_loads set status = 'replaced',
@@ -437,8 +457,18 @@ def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str
     return sorted({checksum for checksum, _ in revived})
 
 
+def _is_replaced_row(alias: str, checksum: str = "_checksum", row_number: str = "_row_number") -> str:
+    """SQL: the row ``alias`` (of raw, or of ``quality.exceptions`` with its column names) is one of
+    :data:`REPLACED_ROWS`."""
+    return (
+        f"exists (select 1 from {REPLACED_ROWS} x where x._checksum = {alias}.{checksum} "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"and x._row_number = {alias}.{row_number})"
+    )
+
+
 def _settle_replaced_rows(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str) -> None:
-    """The accepted rows of the replaced deliveries, once the group's rows are in raw (decision L1).
+    """The accepted rows the group's batches replace (:data:`REPLACED_ROWS`), once the group's rows
+    are in raw (decisions L1, L2).
 
     A row the new delivery holds unchanged (the same key and values) goes, and its successor keeps
     the time it first landed, so ``_loaded_at`` says when a version of a row appeared and the
@@ -447,10 +477,10 @@ def _settle_replaced_rows(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table
     and the aging restates the days from its business date (``aging_restatement_start``), which a
     deleted row could not tell.
     """
-    if not scalar(con, f"select count(*) from {REPLACED}"):  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    if not scalar(con, f"select count(*) from {REPLACED_ROWS}"):  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         return
     same = " and ".join(f"n.{c} is not distinct from o.{c}" for c in ent.column_names)
-    old = f"o._checksum in (select checksum from {REPLACED}) and o._status = 'accepted'"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    old = f"{_is_replaced_row('o')} and o._status = 'accepted'"
     new = f"n._checksum in (select checksum from {GROUP_BATCHES}) and n._status = 'accepted'"  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
     con.execute(
         f"update raw.{raw_table} n set _loaded_at = o._loaded_at from raw.{raw_table} o "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
@@ -628,8 +658,8 @@ class BatchGroup:
                 usable.get(i, {}),
                 quarantined.get(i, 0),
                 tallies.get(i, ()),
-                snapshot=tbl.load_mode == "snapshot",
-                may_be_empty=tbl.rows is not None or tbl.load_mode == "delta",
+                snapshot=tbl.load_mode == "snapshot" and not rec.partial,
+                may_be_empty=tbl.rows is not None or tbl.load_mode == "delta" or rec.partial,
             )
             for i, rec in enumerate(self.batches)
         ]
@@ -658,11 +688,13 @@ class BatchGroup:
     def _insert(self, accepted: dict[int, LoadRecord]) -> None:
         con = self.con
         _register_batches(con, accepted)
-        snapshot = self.tbl.load_mode == "snapshot"
-        revived = _retire_replaced(con, self.ent, self.raw_table, snapshot)
+        scope: Scope = "table" if self.tbl.load_mode == "snapshot" else "file"
+        if any(rec.partial for rec in accepted.values()):
+            scope = "keys"
+        revived = _retire_replaced(con, self.ent, self.raw_table, scope)
         replaced = dict(con.execute(f"select file, count(*) from {REPLACED} group by file").fetchall())  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         for rec in accepted.values():
-            rec.replaced = sum(replaced.values()) if snapshot else replaced.get(rec.file, 0)
+            rec.replaced = sum(replaced.values()) if scope == "table" else replaced.get(rec.file, 0)
         _insert_batches(con, self.ent, self.raw_table, self.owner)
         if self.landing.tombstones:
             apply_tombstones(con, self.ent, self.raw_table)
@@ -683,6 +715,30 @@ class BatchGroup:
             record_load(con, rec)
         settle_rejections(con)
         _refresh_counts(con, self.raw_table, stale)
+
+
+def watermark_since(con: duckdb.DuckDBPyConnection, raw_table: str, tbl: TableConfig) -> str | None:
+    """The day from which a watermarked query table is read (decision L2), or None to read it whole.
+
+    Whole: the first load, and once ``full_every_days`` have passed since the last whole read (the
+    reconciliation that catches deleted rows and rows written late with an earlier value; days by
+    the clock loads are recorded with, not the run's as-of date). Else
+    the day of the latest accepted watermark value: that day is read again, because rows of the
+    same day may have been written after the last read, and ISO text of a day sorts before every
+    timestamp of it. Rows read again unchanged replace themselves (no duplicate).
+    """
+    if tbl.watermark is None:
+        return None
+    last_whole = scalar(
+        con,
+        "select max(loaded_at) from quality.source_loads where source_table = ? "
+        "and status in ('loaded', 'replaced') and position(? in file) = 0",
+        [raw_table, readers.PARTIAL_MARK],
+    )
+    if last_whole is None or (dt.date.today() - last_whole.date()).days >= tbl.watermark.full_every_days:
+        return None
+    latest = scalar(con, f"select max({tbl.watermark.column}) from raw.{raw_table} where _status = 'accepted'")  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+    return None if latest is None else latest.strftime("%Y-%m-%d")
 
 
 def land_table(
@@ -720,10 +776,13 @@ def land_table(
     read = Progress(f"{raw_table}: read", progress)
     if tbl.format == "query":
         url, secrets = resolve_url(config, src.url or "", f"sources.{source_name}.url")
+        since = watermark_since(con, raw_table, tbl)
+        rec = new_record(f"query:{raw_table}", "")
+        rec.partial = since is not None
         records.append(
             group.add(
-                new_record(f"query:{raw_table}", ""),
-                lambda: readers.read_query(con, url, tbl, ent.required, on_rows=read.add, secrets=secrets),
+                rec,
+                lambda: readers.read_query(con, url, tbl, ent.required, on_rows=read.add, secrets=secrets, since=since),
             )
         )
     else:

@@ -363,6 +363,21 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: DB-API parameter markers by the driver's paramstyle (PEP 249), for the one bound watermark.
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1", "named": ":since"}
+#: Between a partial batch's label and its bound: ``<url>#<entity> where <column> >= <bound>``.
+PARTIAL_MARK = " where "
+
+
+def incremental_query(engine: sa.Engine, query: str, column: str, since: str) -> tuple[str, Any]:
+    """The configured query cut to the rows whose ``column`` (a column of its result) is on or
+    after ``since``, bound as a parameter in the driver's style; returns (SQL, parameters)."""
+    style = engine.dialect.loaded_dbapi.paramstyle
+    quoted = engine.dialect.identifier_preparer.quote(column)
+    sql = f"select * from ({query}) as inflow_incremental where {quoted} >= {_MARKERS[style]}"  # noqa: S608 (the operator's configured query; the bound is a parameter)
+    return sql, {"since": since} if style == "named" else [since]
+
+
 def read_query(
     con: duckdb.DuckDBPyConnection,
     url: str,
@@ -370,10 +385,13 @@ def read_query(
     required: list[str],
     on_rows: Callable[[int], None] = lambda _rows: None,
     secrets: Sequence[str] = (),
+    since: str | None = None,
 ) -> LandedBatch:
     """Run a read-only query over any SQLAlchemy URL; the batch's 'file' is the URL without its
     password. ``on_rows`` hears of each chunk fetched (the landing's progress lines); ``secrets``
     (the values the URL's ``${NAME}`` references resolved to) never reach a message or a label.
+    With ``since`` (an ISO date), only the rows whose watermark column is on or after it are read
+    (``tbl.watermark``, decision L2), and the label says so.
 
     SQLAlchemy opens the connection; rows come from the driver's cursor as plain tuples, because
     wrapping each in a SQLAlchemy Row and back into a tuple added about a second per million rows.
@@ -390,7 +408,12 @@ def read_query(
         try:
             with _gc_paused():
                 cursor = _streaming_cursor(engine, connection)
-                cursor.execute(tbl.query or "")
+                if since is not None and tbl.watermark is not None:
+                    column = tbl.columns[tbl.watermark.column].column or ""
+                    cursor.execute(*incremental_query(engine, tbl.query or "", column, since))
+                    label = f"{label}{PARTIAL_MARK}{column} >= {since}"
+                else:
+                    cursor.execute(tbl.query or "")
                 rows, landed = cursor.fetchmany(QUERY_CHUNK_ROWS), 0
                 raw_header = [str(column[0]).strip() for column in cursor.description]
                 _check_mapped_columns(label, raw_header, tbl, required)

@@ -136,6 +136,8 @@ class LoadRecord:
     warnings: list[str] = field(default_factory=list)
     #: Earlier loads this one replaced (decision L1): its file delivered again, or a new snapshot.
     replaced: int = 0
+    #: Only the rows above a watermark (decision L2): it replaces rows by key, not earlier loads.
+    partial: bool = False
     #: A rejection an earlier run already recorded (same table, same content, same verdict): the
     #: run reports it again, the quality tables do not grow.
     repeated: bool = False
