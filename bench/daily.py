@@ -7,8 +7,9 @@ company as of D is built by the main job from an empty home (timed: "full build"
 exports replace D's in the same folder (the drop, as the generator writes it: changed files
 rewritten, unchanged ones byte-identical and skipped by landing) and the daily refresh
 (``inflow_daily_refresh``) runs as of D+1 on that home (timed with its stages, as bench/run.py
-times the main job). Then the main job builds D+1 from an empty home (the reference), and every
-published table of the refreshed home is compared with it row for row (bench/compare.py).
+times the main job). Then the main job builds the same folder, now D+1's exports, from an empty
+home (the reference), and every published table of the refreshed home is compared with it row for
+row (bench/compare.py).
 
 Tables that may differ by design are reported, not failed. Weekly (``WEEKLY_PREFIXES``): the
 cash forecast and the risk model with its evaluations (the daily refresh scores with the model
@@ -102,7 +103,8 @@ def run_scenario(day: Path, next_day: Path, work: Path, floor: bool = True) -> d
     full: PipelineRun = run_pipeline(config, home, "main", DAY)
     dropped = drop(next_day, folder)
     refresh: PipelineRun = run_pipeline(config, home, "daily", NEXT_DAY, fresh=False)
-    rebuild: PipelineRun = run_pipeline(next_day / "inflow.yml", reference, "main", NEXT_DAY)
+    # the same folder (D+1's exports now), so that file paths in lineage and exceptions agree
+    rebuild: PipelineRun = run_pipeline(config, reference, "main", NEXT_DAY)
     floor_run = run_floor(next_day, work, NEXT_DAY) if floor else None
     views = OUTBOX_VIEW | aging_window(config, NEXT_DAY)
     diffs = published_differences(home / "serving.duckdb", reference / "serving.duckdb", views=views)

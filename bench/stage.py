@@ -11,7 +11,7 @@ between steps) is reported as overhead, so the stages and the overhead add up to
 time.
 
 The fixed costs are written beside the stages (:data:`FIXED`): ``startup``, from the parent's
-start of this process to Dagster's first event of the run (interpreter, imports, definitions,
+start of this process to the run's start in the Dagster instance (interpreter, imports, definitions,
 instance, the home's upkeep); ``dbt_start``, the dbt step's time outside dbt's own run of the
 graph (starting dbt, reading or re-parsing the project: the step's time less ``elapsed_time`` in
 ``run_results.json``); ``dbt_nodes``, the number of nodes dbt ran, and ``dbt_node_median``, the
@@ -26,6 +26,10 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestration.settings import Settings
 
 STAGES = ("ingest", "dbt", "risk", "forecast", "outputs", "publish")
 #: Fixed costs measured beside the stages (see the module's docstring).
@@ -46,6 +50,17 @@ def stage_of(asset_keys: set, dbt_keys: set, serving_key) -> str:
         if stage in stages:
             return stage
     return "outputs" if stages else "ingest"
+
+
+def run_start(settings: Settings, run_id: str) -> float:
+    """Epoch seconds the run started, from the run's record in the home's Dagster instance."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(settings.write_dagster_instance())) as instance:
+        record = instance.get_run_record_by_id(run_id)
+        if record is None or record.start_time is None:
+            raise RuntimeError(f"run {run_id} has no start time in the instance")
+        return record.start_time
 
 
 def dbt_fixed_costs(run_results: Path, dbt_step_seconds: float) -> dict[str, float]:
@@ -101,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if event.is_step_success:
             stage = stage_of(keys_by_step.get(event.step_key, set()), dbt_keys, SERVING_KEY)
             seconds[stage] += event.event_specific_data.duration_ms / 1000
-    first_event = min(event.timestamp for event in result.all_events)
-    fixed = {"startup": first_event - args.started_at if args.started_at else 0.0}
+    fixed = {"startup": run_start(settings, result.run_id) - args.started_at if args.started_at else 0.0}
     fixed |= dbt_fixed_costs(settings.dbt_runs_dir / result.run_id / "run_results.json", seconds["dbt"])
     args.timings.write_text(json.dumps(seconds | fixed))
     return 0

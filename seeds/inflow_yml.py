@@ -174,7 +174,14 @@ def build_config(company: str, as_of: dt.date, document_date_formats: list[str])
                 "url": f"sqlite:///{PATHS['workflow']}",
                 "cadence": {"expected_every": "6h"},
                 "tables": {
-                    "activities": _table("activities", "query", ACTIVITY_COLUMNS, query=QUERIES["activities"]),
+                    # written on their own day and never changed: a date watermark misses nothing
+                    "activities": _table(
+                        "activities",
+                        "query",
+                        ACTIVITY_COLUMNS,
+                        query=QUERIES["activities"],
+                        watermark={"column": "activity_date", "full_every_days": 7},
+                    ),
                     "promises": _table(
                         "promises",
                         "query",

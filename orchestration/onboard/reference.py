@@ -38,6 +38,8 @@ EXAMPLES: dict[str, str] = {
     "TableConfig.format": "csv",
     "TableConfig.path": "erp/invoices/invoices_*.csv",
     "TableConfig.query": "select * from ar_open_items",
+    "TableConfig.watermark": "{column: activity_date, full_every_days: 7}",
+    "WatermarkConfig.column": "activity_date",
     "TableConfig.columns": "document_id: DocNo",
     "TableConfig.load": "delta",
     "TableConfig.max_quarantine_share": "0.2",
