@@ -316,3 +316,22 @@ def test_a_watermark_must_be_a_mapped_date_in_year_month_day_order(tmp_path: Pat
     table["watermark"], table["options"] = {"column": "created_at"}, {"timestamp_formats": ["%Y-%m-%d %H:%M:%S"]}
     path.write_text(yaml.safe_dump(cfg))
     assert load_config(path).sources["workflow"].tables["promises"].watermark is not None
+
+
+def test_a_whole_read_is_judged_against_the_last_whole_read_not_a_partial_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'workflow.sqlite'}"
+    _seed_promises(url)
+    config = _watermarked(tmp_path, full_every_days=2)
+    con = duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    day = dt.date(2026, 11, 27)
+    land_table(con, config, "workflow", "promises", day)  # whole: 3 rows
+    con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+    (partial,) = land_table(con, config, "workflow", "promises", day)
+    assert partial.partial and partial.rows_landed == 2  # P2 and P3, from P2's day
+    con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+    _execute(url, "delete from crm_promises where pid in ('P1', 'P2')")
+    (whole,) = land_table(con, config, "workflow", "promises", day)
+    assert not whole.partial and whole.status == "rejected", "1 row against the last whole read's 3"
+    assert "row_count_collapsed" in (whole.message or "")
+    assert con.execute("select count(*) from raw.promises where _status = 'accepted'").fetchone() == (2,)

@@ -156,11 +156,13 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, raw_table: str, checksum: st
 
 
 def _previous_rows(con: duckdb.DuckDBPyConnection, raw_table: str) -> int | None:
+    """Rows of the table's latest whole load, which a snapshot must not fall far below (a partial
+    batch read above a watermark is small by design: decision L2)."""
     return scalar(
         con,
         "select rows_landed from quality.source_loads where source_table = ? and status = 'loaded' "
-        "order by loaded_at desc, file desc limit 1",
-        [raw_table],
+        "and position(? in file) = 0 order by loaded_at desc, file desc limit 1",
+        [raw_table, readers.PARTIAL_MARK],
     )
 
 
