@@ -15,9 +15,13 @@ Tables that may differ by design are reported, not failed. Weekly (``WEEKLY_PREF
 cash forecast and the risk model with its evaluations (the daily refresh scores with the model
 trained at D, the rebuild trains at D+1, so scores and the worklist ranked by them differ).
 History (``HISTORY_TABLES``): records of runs, loads and publications, which a home that ran
-twice has more of. The ERP outbox is a queue with a lifecycle, so only its live entries are
-compared, on content (``OUTBOX_VIEW``): what was proposed when, and entries superseded since,
-are history. The daily aging is compared over the rebuild's window (``aging_window``): a home
+twice has more of. The ERP outbox is a queue with a lifecycle, so only the live entries of the
+one kind that is both derived for every entity that has one and independent of the weekly scores,
+the collection stage, are compared, on content (``OUTBOX_VIEW``): what was proposed when and
+entries superseded since are history; notes, promises, resolutions and the dispute flag are
+derived within a lookback window that moved by a day (``writeback/DECISIONS.md`` W4), so an entry
+the refresh proposed at D may fall outside the rebuild's window; risk bands and collector
+assignments follow the weekly scores. The daily aging is compared over the rebuild's window (``aging_window``): a home
 refreshed daily keeps the days before it, by design. Every other table must be equal row for row.
 
 Environment: BENCH_SIZES (default 100000,1000000); BENCH_WORK, a folder to run in and keep (the
@@ -43,12 +47,12 @@ NEXT_DAY = "2026-11-30"  # the next business day
 WEEKLY_PREFIXES = ("forecast.", "ml.", "marts.collector_queue", "marts.outreach_drafts")
 #: Records of what ran, landed and was published: a refreshed home has D's runs too.
 HISTORY_TABLES = ("audit.events", "meta.publication", "quality.source_loads")
-#: The outbox's live entries on content; ids, batch, times and the as-of date they were proposed
-#: on are its history.
+#: The outbox's live collection stages on content (see the module's docstring); ids, batch, times
+#: and the as-of date they were proposed on are its history.
 OUTBOX_VIEW = {
     "writeback.erp_outbox": (
         ("seq", "idempotency_key", "previous_key", "batch_id", "as_of_date", "created_at", "updated_at", "approved_at"),
-        "status <> 'rejected'",
+        "status <> 'rejected' and kind = 'collection_stage'",
     )
 }
 

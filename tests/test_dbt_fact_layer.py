@@ -652,6 +652,62 @@ def test_incremental_aging_equals_full_refresh_after_backdated_landing(company: 
     ) == [(HISTORY_DAYS - 12,)]
 
 
+def redeliver(path: Path, document_id: str, loaded_at: dt.datetime, **changes: Any) -> None:
+    """What landing does when a re-delivered file holds a new version of an invoice (decision L1):
+    the new version is accepted, the old one kept as ``replaced``, both stamped with the load."""
+    con = duckdb.connect(str(path))
+    try:
+        sets = ", ".join(
+            [*(f"{column} = ?" for column in changes), "_loaded_at = ?", "_row_number = _row_number + 1000"]
+        )
+        con.execute(
+            "create temp table new_version as select * from raw.fixture__invoices "
+            "where document_id = ? and _status = 'accepted'",
+            [document_id],
+        )
+        con.execute(f"update new_version set {sets}", [*changes.values(), loaded_at])  # noqa: S608 (test's own columns)
+        con.execute(
+            "update raw.fixture__invoices set _status = 'replaced', _loaded_at = ? "
+            "where document_id = ? and _status = 'accepted'",
+            [loaded_at, document_id],
+        )
+        con.execute("insert into raw.fixture__invoices select * from new_version")
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("changes", "first_restated"),
+    [
+        ({"status": "paid", "external_open_amount": D("0.00")}, dt.date(2026, 3, 31)),  # only the latest day
+        ({"amount": D("1100.00")}, dt.date(2026, 2, 10)),  # I1 (2026-01-10) on: the whole new window
+    ],
+)
+def test_a_new_version_restates_the_aging_only_when_it_moves_an_aging_column(
+    company: Path, tmp_path: Path, changes: dict[str, Any], first_restated: dt.date
+) -> None:
+    """An invoice exported again with a new status and open amount (what moves when it is paid)
+    restates no history; a new amount restates it from the document date. Either way the
+    incremental table equals a full refresh on every shared day."""
+    incremental = tmp_path / "incremental.duckdb"
+    shutil.copy(company, incremental)
+    redeliver(incremental, "I1", LATE_LOAD, **changes)
+    full = tmp_path / "full.duckdb"
+    shutil.copy(incremental, full)
+    build(incremental, tmp_path / "dbt_incremental", LATER_AS_OF)
+    build(full, tmp_path / "dbt_full", LATER_AS_OF, "--full-refresh")
+    restated = query(
+        incremental,
+        "select min(snapshot_date) from marts.fct_ar_aging_daily where _inputs_loaded_through = "
+        "(select max(_inputs_loaded_through) from marts.fct_ar_aging_daily)",
+    )
+    assert restated == [(first_restated,)]
+    first_full_day = dt.date(2026, 4, 10) - dt.timedelta(days=HISTORY_DAYS - 1)
+    columns = "snapshot_date, customer_id, currency, aging_bucket, open_amount, invoice_count, due_date_missing_count"
+    shared = f"select {columns} from marts.fct_ar_aging_daily where snapshot_date >= '{first_full_day}' order by all"
+    assert query(incremental, shared) == query(full, shared)
+
+
 @pytest.mark.parametrize(
     ("run_vars", "message"),
     [

@@ -16,9 +16,11 @@
 
     Window: a full refresh builds the aging_history_days days ending on as_of_date. An
     incremental run first deletes (pre-hook) every stored day on or after the earliest of
-    as_of_date, the latest stored day, and the earliest business date of any input row landed
-    after the last build (a late, back-dated payment restates the days it changes), then
-    rebuilds from the day after the latest remaining snapshot to as_of_date. So the table always
+    as_of_date, the latest stored day, and the earliest business date of any input row landed,
+    or replaced by a re-delivery that changed or dropped it, after the last build (a late,
+    back-dated payment restates the days it changes; an invoice exported again with only a new
+    status or open amount restates nothing: aging_restatement_start), then rebuilds from the day
+    after the latest remaining snapshot to as_of_date. So the table always
     equals what a full refresh over the same window would give, and a run for an earlier
     as_of_date drops later days. Changing aging_buckets or aging_basis needs --full-refresh. -#}
 {{ config(
@@ -27,10 +29,6 @@
     on_schema_change='fail',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date >= {{ aging_restatement_start(this) }}{% endif %}"
 ) }}
--- depends_on: {{ ref('stg_landing__invoices') }}
--- depends_on: {{ ref('stg_landing__payment_applications') }}
--- depends_on: {{ ref('stg_landing__write_offs') }}
--- depends_on: {{ ref('stg_landing__fx_rates') }}
 {%- set as_of = as_of_date() -%}
 {%- set history_days = var('aging_history_days') | int -%}
 {%- if history_days < 1 -%}
@@ -224,15 +222,7 @@ snapshots as (
 
 inputs_loaded_through as (
 
-    select max(_loaded_at) as loaded_through
-    from (
-        {%- for input in aging_restatement_inputs() %}
-        select max(_loaded_at) as _loaded_at from {{ ref(input.model) }}
-        {%- if not loop.last %}
-        union all
-        {%- endif %}
-        {%- endfor %}
-    ) as loads
+    select {{ aging_inputs_loaded_through() }} as loaded_through
 
 ),
 
