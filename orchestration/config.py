@@ -146,8 +146,8 @@ DEFAULT_QUARANTINE_FLOOR_ROWS = 5
 
 class WatermarkConfig(_Strict):
     """Incremental reading of a query table (decision L2): only rows whose ``column`` is on or after
-    the latest value landed, and the whole table every ``full_every_days`` days, which is what
-    catches deleted rows and rows written late with an earlier value."""
+    the day of the latest value landed, and the whole table every ``full_every_days`` days, which
+    is what catches deleted rows and rows written late with an earlier value."""
 
     column: str = Field(description="canonical date or timestamp column, mapped to a column of the query")
     full_every_days: int = Field(7, ge=1, description="days after which the next run reads the whole table again")

@@ -219,8 +219,8 @@ def test_sqlite_changed_result_lands_again(tmp_path: Path) -> None:
 # A watermarked query (decision L2): read from the day of the latest value landed, whole every few days.
 
 
-def _watermarked(tmp_path: Path, full_every_days: int = 7) -> InflowConfig:
-    path = _config(tmp_path, "sqlite:///workflow.sqlite")
+def _watermarked(tmp_path: Path, full_every_days: int = 7, url: str = "sqlite:///workflow.sqlite") -> InflowConfig:
+    path = _config(tmp_path, url)
     cfg = yaml.safe_load(path.read_text())
     cfg["sources"]["workflow"]["tables"]["promises"]["watermark"] = {
         "column": "created_at",
@@ -335,3 +335,22 @@ def test_a_whole_read_is_judged_against_the_last_whole_read_not_a_partial_one(tm
     assert not whole.partial and whole.status == "rejected", "1 row against the last whole read's 3"
     assert "row_count_collapsed" in (whole.message or "")
     assert con.execute("select count(*) from raw.promises where _status = 'accepted'").fetchone() == (2,)
+
+
+@pytest.mark.postgres
+def test_postgres_watermarked_query_binds_the_day_in_the_drivers_style(tmp_path: Path, postgres_url: str) -> None:
+    """psycopg2 takes %s where SQLite takes ?: the partial read works on both."""
+    _seed_promises(postgres_url)
+    config = _watermarked(tmp_path, url=postgres_url)
+    con = duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    (whole,) = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
+    con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+    _execute(
+        postgres_url,
+        "insert into crm_promises values ('P4', '10', 'INV-4', '2026-12-01', 10, '2026-11-22 15:00', 'open')",
+    )
+    (partial,) = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
+    assert not whole.partial and partial.partial and partial.file.endswith("where created >= 2026-11-21")
+    assert partial.rows_landed == 3  # P2, P3 and P4
+    assert [p for p, _ in _promises(con)[0]] == ["P1", "P2", "P4"]
