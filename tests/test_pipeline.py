@@ -187,9 +187,10 @@ def test_second_run_changes_nothing(company: Path, first_run: Path, tmp_path: Pa
 def test_new_file_is_picked_up_incrementally(company: Path, first_run: Path, tmp_path: Path) -> None:
     """A late drop (the newest month again, under new document numbers) lands alone and reaches the marts."""
     work, home, config = workspace(company, first_run, tmp_path)
-    files_before = query(
-        home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'"
-    )[0][0]
+    invoice_loads = (
+        "select count(*) from quality.source_loads where status = 'loaded' and source_table = 'erp__invoices'"
+    )
+    files_before = query(home / "warehouse.duckdb", invoice_loads)[0][0]
     invoices = config["sources"]["erp"]["tables"]["invoices"]
     newest = sorted(work.glob(invoices["path"]))[-1]
     with newest.open(newline="") as handle:
@@ -201,8 +202,7 @@ def test_new_file_is_picked_up_incrementally(company: Path, first_run: Path, tmp
         writer.writerow(header)
         writer.writerows([*row[:doc_col], f"LATE-{i}", *row[doc_col + 1 :]] for i, row in enumerate(rows))
     inflow("run", "--config", str(work / "inflow.yml"), "--home", str(home))
-    loads = query(home / "warehouse.duckdb", "select count(*) from quality.source_loads where status = 'loaded'")[0][0]
-    assert loads == files_before + 1
+    assert query(home / "warehouse.duckdb", invoice_loads)[0][0] == files_before + 1
     expected = query(
         home / "warehouse.duckdb",
         "select count(*) from raw.invoices where _file = ? and _status = 'accepted' "
