@@ -158,11 +158,23 @@ class Settings:
         return self.dagster_home
 
     def _dagster_storage(self) -> dict[str, Any]:
-        """The ``storage`` block of dagster.yaml: none (Dagster's SQLite default under the
-        instance folder), or dagster-postgres reading its URL from the environment at open time."""
+        """The storage blocks of dagster.yaml. SQLite: Dagster's default files under the instance
+        folder (``history/``, ``history/runs/``, ``schedules/``), the event log through
+        :class:`~orchestration.home.event_log.PooledSqliteEventLogStorage`, which keeps its
+        connections open. PostgreSQL: dagster-postgres reading its URL from the environment at
+        open time."""
         dagster = self.config.dagster
         if dagster.storage == "sqlite":
-            return {}
+            history = self.dagster_home / "history"
+            return {
+                "run_storage": _storage("dagster._core.storage.runs", "SqliteRunStorage", history),
+                "event_log_storage": _storage(
+                    "orchestration.home.event_log", "PooledSqliteEventLogStorage", history / "runs"
+                ),
+                "schedule_storage": _storage(
+                    "dagster._core.storage.schedules", "SqliteScheduleStorage", self.dagster_home / "schedules"
+                ),
+            }
         variable = dagster.postgres_url_env
         if not os.environ.get(variable):
             raise ConfigError(
@@ -235,3 +247,8 @@ class Settings:
                 "spark.log.level": "ERROR",
             },
         }
+
+
+def _storage(module: str, cls: str, base_dir: Path) -> dict[str, Any]:
+    """One storage block of dagster.yaml: a class and the folder of its SQLite files."""
+    return {"module": module, "class": cls, "config": {"base_dir": str(base_dir)}}
