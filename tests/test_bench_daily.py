@@ -9,6 +9,7 @@ runs the whole scenario on a small generated company.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -16,6 +17,7 @@ import pytest
 
 from bench.compare import TableDifference, published_differences
 from bench.daily import DAY, NEXT_DAY, expected, run_scenario
+from bench.stage import dbt_fixed_costs
 from seeds.generator import generate_company
 
 ROWS = [(1, "a", 10.0, "2026-11-27 06:00:00"), (2, "b", 20.0, "2026-11-27 06:00:00"), (3, "c", 30.0, None)]
@@ -95,3 +97,12 @@ def test_a_daily_refresh_publishes_what_a_rebuild_publishes(tmp_path: Path) -> N
     assert replaced and replaced[0] > 0, "the refresh replaced rewritten deliveries"
     assert defects and defects[0] > 0, "the company's defects are still reported"
     assert partial == (1,), "the refresh read the activities from D's day on (their watermark)"
+
+
+def test_dbt_fixed_costs_are_the_step_outside_dbts_own_run(tmp_path: Path) -> None:
+    results = tmp_path / "run_results.json"
+    assert dbt_fixed_costs(results, 12.0) == {"dbt_start": 0.0, "dbt_nodes": 0, "dbt_node_median": 0.0}
+    nodes = [{"execution_time": t} for t in (0.5, 0.1, 3.0)]
+    results.write_text(json.dumps({"elapsed_time": 10.0, "results": nodes}))
+    assert dbt_fixed_costs(results, 12.5) == {"dbt_start": 2.5, "dbt_nodes": 3, "dbt_node_median": 0.5}
+    assert dbt_fixed_costs(results, 9.0)["dbt_start"] == 0.0, "never negative when dbt's clock ran ahead"
