@@ -56,7 +56,7 @@ def run_start(settings: Settings, run_id: str) -> float:
     """Epoch seconds the run started, from the run's record in the home's Dagster instance."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(settings.write_dagster_instance())) as instance:
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         record = instance.get_run_record_by_id(run_id)
         if record is None or record.start_time is None:
             raise RuntimeError(f"run {run_id} has no start time in the instance")

@@ -238,6 +238,17 @@ def _execute(url: str, *statements: str) -> None:
     engine.dispose()
 
 
+def _empty_landing(config: InflowConfig) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    return con
+
+
+def _a_day_passes(con: duckdb.DuckDBPyConnection) -> None:
+    """Load times are the clock's: the next run's loads come a day after these."""
+    con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+
+
 def _promises(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
     """Accepted promises and open exceptions as (promise, status) and (promise, rule)."""
     accepted = con.execute(
@@ -253,17 +264,12 @@ def test_a_watermarked_query_reads_from_the_latest_day_and_whole_every_few_days(
     url = f"sqlite:///{tmp_path / 'workflow.sqlite'}"
     _seed_promises(url)
     config = _watermarked(tmp_path, full_every_days=3)
-    con = duckdb.connect()
-    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    con = _empty_landing(config)
     day = dt.date(2026, 11, 27)
-
-    def a_day_later() -> None:
-        """Load times are the clock's: the next run's loads come a day after these."""
-        con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
 
     (first,) = land_table(con, config, "workflow", "promises", day)
     assert not first.partial and first.rows_landed == 3
-    a_day_later()
+    _a_day_passes(con)
     _execute(
         url,
         "insert into crm_promises values ('P4', '10', 'INV-4', '2026-12-01', 10, '2026-11-22 15:00:00', 'open')",
@@ -273,7 +279,7 @@ def test_a_watermarked_query_reads_from_the_latest_day_and_whole_every_few_days(
         "update crm_promises set state = 'broken' where pid = 'P1'",  # created 11-20: before it
     )
     (second,) = land_table(con, config, "workflow", "promises", day)
-    a_day_later()
+    _a_day_passes(con)
     assert second.partial and second.file.endswith("where created >= 2026-11-21")
     # read again: P2 (changed), P3 (created 11-22, still quarantined), P4 and P5 (new); not P1, not P0
     assert (second.rows_landed, second.rows_accepted, second.rows_quarantined) == (4, 3, 1)
@@ -282,7 +288,7 @@ def test_a_watermarked_query_reads_from_the_latest_day_and_whole_every_few_days(
     assert exceptions == [("P3", "required_value_missing")], "a row read again is not reported twice"
     assert con.execute("select count(*) from raw.promises where _status = 'replaced'").fetchone() == (1,)
     (third,) = land_table(con, config, "workflow", "promises", day)
-    a_day_later()
+    _a_day_passes(con)
     assert third.partial and third.file.endswith("where created >= 2026-11-23")
     assert (third.rows_landed, third.rows_accepted) == (1, 1), "only P5's day"
     assert _promises(con)[0] == accepted, "P5 read again unchanged replaces itself"
@@ -292,8 +298,7 @@ def test_a_watermarked_query_reads_from_the_latest_day_and_whole_every_few_days(
     assert not whole.partial, "three days after the last whole read the table is read whole"
     accepted, exceptions = _promises(con)
     assert accepted == [("P0", "open"), ("P1", "broken"), ("P2", "broken"), ("P5", "open")]
-    fresh = duckdb.connect()
-    prepare_landing(fresh, {e: config.tables_of(e) for e in ENTITIES})
+    fresh = _empty_landing(config)
     land_table(fresh, config, "workflow", "promises", day)
     assert _promises(con) == _promises(fresh), "after a whole read, what an empty home would land"
 
@@ -322,14 +327,13 @@ def test_a_whole_read_is_judged_against_the_last_whole_read_not_a_partial_one(tm
     url = f"sqlite:///{tmp_path / 'workflow.sqlite'}"
     _seed_promises(url)
     config = _watermarked(tmp_path, full_every_days=2)
-    con = duckdb.connect()
-    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    con = _empty_landing(config)
     day = dt.date(2026, 11, 27)
     land_table(con, config, "workflow", "promises", day)  # whole: 3 rows
-    con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+    _a_day_passes(con)
     (partial,) = land_table(con, config, "workflow", "promises", day)
     assert partial.partial and partial.rows_landed == 2  # P2 and P3, from P2's day
-    con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+    _a_day_passes(con)
     _execute(url, "delete from crm_promises where pid in ('P1', 'P2')")
     (whole,) = land_table(con, config, "workflow", "promises", day)
     assert not whole.partial and whole.status == "rejected", "1 row against the last whole read's 3"
@@ -342,10 +346,9 @@ def test_postgres_watermarked_query_binds_the_day_in_the_drivers_style(tmp_path:
     """psycopg2 takes %s where SQLite takes ?: the partial read works on both."""
     _seed_promises(postgres_url)
     config = _watermarked(tmp_path, url=postgres_url)
-    con = duckdb.connect()
-    prepare_landing(con, {e: config.tables_of(e) for e in ENTITIES})
+    con = _empty_landing(config)
     (whole,) = land_table(con, config, "workflow", "promises", dt.date(2026, 11, 27))
-    con.execute("update quality.source_loads set loaded_at = loaded_at - interval 1 day")
+    _a_day_passes(con)
     _execute(
         postgres_url,
         "insert into crm_promises values ('P4', '10', 'INV-4', '2026-12-01', 10, '2026-11-22 15:00', 'open')",

@@ -1,18 +1,17 @@
-{#- The inputs whose rows move an aging snapshot (their landing source and business key), each
+{#- The inputs whose rows move an aging snapshot (their landing source), each
     with the business date from which a newly landed row can change history: a document changes
     balances from its document date, an application or write-off from its own date, a rate from
-    its rate date. aging_columns, when listed, are the only columns of the input the aging reads:
-    a new version that differs from the one it replaced in other columns only (an invoice's
-    exported status or open amount, which move whenever it is paid) restates nothing. -#}
+    its rate date. aging_columns, when listed (with the input's business key), are the only columns
+    of the input the aging reads: a new version that differs from the one it replaced in other
+    columns only (an invoice's exported status or open amount, which move whenever it is paid)
+    restates nothing. -#}
 {% macro aging_restatement_inputs() -%}
     {{ return([
         {'source': 'invoices', 'key': ['document_id'], 'date_column': 'document_date',
          'aging_columns': ['customer_id', 'document_type', 'currency', 'document_date', 'due_date', 'amount']},
-        {'source': 'payment_applications', 'key': ['payment_id', 'document_id', 'applied_date'],
-         'date_column': 'applied_date', 'aging_columns': []},
-        {'source': 'write_offs', 'key': ['document_id', 'write_off_date'], 'date_column': 'write_off_date',
-         'aging_columns': []},
-        {'source': 'fx_rates', 'key': ['rate_date', 'currency'], 'date_column': 'rate_date', 'aging_columns': []},
+        {'source': 'payment_applications', 'date_column': 'applied_date', 'aging_columns': []},
+        {'source': 'write_offs', 'date_column': 'write_off_date', 'aging_columns': []},
+        {'source': 'fx_rates', 'date_column': 'rate_date', 'aging_columns': []},
     ]) }}
 {%- endmacro %}
 

@@ -74,6 +74,9 @@ REPLACED_KEYS = "_replaced_keys"
 #: the earlier loads of the files they deliver again (a delta table), or the rows of the keys they
 #: deliver (a partial batch read above a watermark).
 Scope = Literal["table", "file", "keys"]
+#: SQL on ``quality.source_loads``: the load was a whole batch, not a partial read above a watermark
+#: (whose label the reader marks, :data:`readers.PARTIAL_MARK`).
+WHOLE_READ = f"position({lit(readers.PARTIAL_MARK)} in file) = 0"
 #: Rules a row is quarantined by only because another row holds its key.
 DUPLICATE_RULES = ("duplicate_exact", "duplicate_conflict")
 #: Ids landed before a table's new batches, that its rows may reference (snapshots per table).
@@ -160,9 +163,9 @@ def _previous_rows(con: duckdb.DuckDBPyConnection, raw_table: str) -> int | None
     batch read above a watermark is small by design: decision L2)."""
     return scalar(
         con,
-        "select rows_landed from quality.source_loads where source_table = ? and status = 'loaded' "
-        "and position(? in file) = 0 order by loaded_at desc, file desc limit 1",
-        [raw_table, readers.PARTIAL_MARK],
+        "select rows_landed from quality.source_loads where source_table = ? and status = 'loaded' "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"and {WHOLE_READ} order by loaded_at desc, file desc limit 1",
+        [raw_table],
     )
 
 
@@ -398,12 +401,12 @@ def _retire_replaced(con: duckdb.DuckDBPyConnection, ent: Entity, raw_table: str
         f"""
         create or replace temp table {REPLACED} as
         select load_id, checksum, file from quality.source_loads
-        where source_table = ? and status = 'loaded' and (? or file in (select file from {GROUP_BATCHES}))
+        where source_table = ? and status = 'loaded'
+            and (? = 'table' or (? = 'file' and file in (select file from {GROUP_BATCHES})))
         """,  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
-        [raw_table, scope == "table"],
+        [raw_table, scope, scope],
     )
     if scope == "keys":
-        con.execute(f"delete from {REPLACED}")  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
         scoped = (
             f"semi join (select distinct {key} from {TYPED} where _batch in (select batch from {GROUP_BATCHES})) "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
             f"using ({key})"
@@ -733,9 +736,9 @@ def watermark_since(con: duckdb.DuckDBPyConnection, raw_table: str, tbl: TableCo
         return None
     last_whole = scalar(
         con,
-        "select max(loaded_at) from quality.source_loads where source_table = ? "
-        "and status in ('loaded', 'replaced') and position(? in file) = 0",
-        [raw_table, readers.PARTIAL_MARK],
+        "select max(loaded_at) from quality.source_loads where source_table = ? "  # noqa: S608 (identifiers from the contract and validated table names; data bound or lit())
+        f"and status in ('loaded', 'replaced') and {WHOLE_READ}",
+        [raw_table],
     )
     if last_whole is None or (dt.date.today() - last_whole.date()).days >= tbl.watermark.full_every_days:
         return None
