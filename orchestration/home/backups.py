@@ -7,7 +7,7 @@ the quality records (``quality.source_loads``, which makes landing skip what it 
 ``manifest.json``; a lost or damaged warehouse is rebuilt from the newest backup
 (:mod:`orchestration.home.recovery`), and the files still in the sources land on top as usual.
 
-Compact: a table unchanged since the previous backup (same row count and row hashes) is
+Compact: a table unchanged since the previous backup (same row count, row hashes and columns) is
 hard-linked from it instead of written again, so a run that landed one new file costs one file;
 ``retention.backups_kept`` backups are kept. A backup is written to ``<id>.partial`` and renamed
 when complete, so a half-written backup is never read.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.warehouse import scalar
+from orchestration.warehouse import content_fingerprint, fingerprint_rows, scalar
 
 MANIFEST = "manifest.json"
 PARTIAL = ".partial"
@@ -70,12 +70,6 @@ def backed_up_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return raw + [name for name in QUALITY_TABLES if name in present]
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    sql = f"select count(*), coalesce(sum(hash(t)), 0) from {name} t"  # noqa: S608 (a name from information_schema)
-    rows, digest = con.execute(sql).fetchall()[0]
-    return f"{rows}:{digest}"
-
-
 def complete_backups(folder: Path) -> list[Backup]:
     """Complete backups, newest first."""
     if not folder.is_dir():
@@ -97,7 +91,7 @@ def write_backup(
     partial.mkdir(parents=True)
     tables: dict[str, dict] = {}
     for name in backed_up_tables(con):
-        fingerprint = _fingerprint(con, name)
+        fingerprint = content_fingerprint(con, name)
         target = partial / f"{name}.parquet"
         earlier = previous.tables.get(name) if previous else None
         if earlier and earlier["fingerprint"] == fingerprint and (previous.folder / earlier["file"]).exists():
@@ -105,7 +99,7 @@ def write_backup(
         else:
             copy = f"copy (select * from {name}) to ? (format parquet, compression zstd)"  # noqa: S608 (from information_schema)
             con.execute(copy, [str(target)])
-        tables[name] = {"file": target.name, "rows": int(fingerprint.split(":")[0]), "fingerprint": fingerprint}
+        tables[name] = {"file": target.name, "rows": fingerprint_rows(fingerprint), "fingerprint": fingerprint}
     manifest = {
         "backup_id": backup_id,
         "run_id": run_id,

@@ -43,6 +43,7 @@ from orchestration.defs.publish.serving import (
     CONSUMER_SCHEMAS,
     STORAGE_VERSION,
     PublishedTable,
+    Reusable,
     publication_as_of,
     publish,
     write_exports,
@@ -135,6 +136,25 @@ def _dated_targets(layout: HomeLayout) -> set[Path]:
     return {link.resolve() for link in layout.dated.iterdir() if link.is_symlink()}
 
 
+def reusable(layout: HomeLayout) -> Reusable | None:
+    """What the current publication offers the next one (``Reusable``): None before the first
+    publication, or when its manifest predates table fingerprints."""
+    folder = current(layout)
+    if folder is None or not (folder / MANIFEST).exists():
+        return None
+    manifest = read_manifest(folder)
+    if not {"tables", "storage_version", "duckdb_version", "as_of_date"} <= manifest.keys():
+        return None
+    return Reusable(
+        serving=folder / "serving.duckdb",
+        exports=folder / "exports",
+        as_of=dt.date.fromisoformat(manifest["as_of_date"]),
+        storage_version=manifest["storage_version"],
+        duckdb_version=manifest["duckdb_version"],
+        fingerprints={key: table["fingerprint"] for key, table in manifest["tables"].items()},
+    )
+
+
 def build_publication(
     layout: HomeLayout,
     warehouse: Path,
@@ -144,12 +164,14 @@ def build_publication(
     serving_format: ServingFormat = ServingFormat(),
     progress: Callable[[str], None] = lambda _line: None,
 ) -> Publication:
-    """Write a complete publication folder from the warehouse; nothing a reader sees changes yet."""
+    """Write a complete publication folder from the warehouse; nothing a reader sees changes yet.
+    What did not change since the current publication is taken from it (decision P1)."""
     pub_id = publication_id(run_id)
     partial = layout.publications / f"{pub_id}{PARTIAL}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     serving = partial / "serving.duckdb"
+    reuse = reusable(layout)
     tables = publish(
         warehouse,
         serving,
@@ -160,11 +182,19 @@ def build_publication(
         docs=serving_format.docs,
         progress=progress,
         privacy=serving_format.privacy,
+        reuse=reuse,
     )
-    write_exports(serving, partial / "exports", tables, memory_limit, progress=progress)
+    write_exports(serving, partial / "exports", tables, memory_limit, progress=progress, reuse=reuse)
     exports = sorted(p.relative_to(partial).as_posix() for p in (partial / "exports").rglob("*") if p.is_file())
     _stamp(serving, pub_id, exports)
-    _write_manifest(partial, pub_id, SCHEMA_VERSION, {"run_id": run_id, "as_of_date": as_of.isoformat()})
+    described = {
+        "run_id": run_id,
+        "as_of_date": as_of.isoformat(),
+        "storage_version": serving_format.storage_version,
+        "duckdb_version": duckdb.__version__,
+        "tables": {t.key: {"rows": t.rows, "fingerprint": t.fingerprint, "reused": t.reused} for t in tables},
+    }
+    _write_manifest(partial, pub_id, SCHEMA_VERSION, described, reuse.serving.parent if reuse else None)
     _sync_tree(partial)
     final = layout.publications / pub_id
     partial.rename(final)
@@ -194,16 +224,35 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_manifest(folder: Path, pub_id: str, schema_version: int, extra: dict[str, object]) -> None:
+def _known_digests(folder: Path, earlier: Path | None) -> dict[str, str]:
+    """SHA-256 of the files of ``folder`` that are hard links to files of the publication
+    ``earlier`` (the same bytes), from its manifest: a linked file is not read again."""
+    if earlier is None or not (earlier / MANIFEST).exists():
+        return {}
+    known = {}
+    for entry in read_manifest(earlier)["files"]:
+        mine, theirs = folder / entry["path"], earlier / entry["path"]
+        if mine.is_file() and theirs.is_file() and os.path.samefile(mine, theirs):
+            known[entry["path"]] = entry["sha256"]
+    return known
+
+
+def _write_manifest(
+    folder: Path, pub_id: str, schema_version: int, extra: dict[str, object], earlier: Path | None = None
+) -> None:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    known = _known_digests(folder, earlier)
+    entries = []
+    for path in files:
+        relative = path.relative_to(folder).as_posix()
+        digest = known.get(relative) or _sha256(path)
+        entries.append({"path": relative, "bytes": path.stat().st_size, "sha256": digest})
     manifest = {
         "publication_id": pub_id,
         "schema_version": schema_version,
         **extra,
         "published_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "files": [
-            {"path": p.relative_to(folder).as_posix(), "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files
-        ],
+        "files": entries,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 

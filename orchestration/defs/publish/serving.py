@@ -22,7 +22,7 @@ from orchestration.defs.publish.descriptions import TableDocs, comment_tables
 from orchestration.privacy import PublishPrivacy
 from orchestration.progress import Progress
 from orchestration.spreadsheet_safety import neutralised_sql
-from orchestration.warehouse import connect, scalar
+from orchestration.warehouse import connect, content_fingerprint, fingerprint_rows
 from orchestration.workbooks import Sheet, columns_of, write_workbook
 
 #: The serving file's default storage format: DuckDB 1.5+ readers open it (``serving.storage_version``).
@@ -71,11 +71,46 @@ KNOWN_ON: dict[tuple[str, str], str] = {
 XLSX_MAX_ROWS = 10_000
 
 
+#: A new serving file starts as a copy of the current one only when at least this share of its
+#: rows is unchanged; otherwise it is written afresh. A copy keeps the blocks of the tables it
+#: replaces as free space (DuckDB reuses them, it does not shrink the file), so a copy that
+#: replaces most of the file would grow it by that much to save little (decision P1).
+COPY_WHEN_UNCHANGED = 0.5
+
+
 @dataclass(frozen=True)
 class PublishedTable:
     schema: str
     name: str
     rows: int
+    #: :func:`orchestration.warehouse.content_fingerprint` of the published rows.
+    fingerprint: str = ""
+    #: Taken unchanged from the previous publication (its serving file's copy and its exports).
+    reused: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Reusable:
+    """The current publication, as far as the next one may take from it instead of writing again:
+    its serving file and exports, the format it was written in and what it published."""
+
+    serving: Path
+    exports: Path
+    as_of: dt.date
+    storage_version: str
+    duckdb_version: str
+    fingerprints: dict[str, str]
+
+    def unchanged(self, fingerprints: dict[str, str], storage_version: str) -> set[str]:
+        """Tables whose published rows equal this publication's, when it was written in the same
+        format by the same DuckDB (a file of another format is never carried over)."""
+        if (self.storage_version, self.duckdb_version) != (storage_version, duckdb.__version__):
+            return set()
+        return {key for key, fingerprint in fingerprints.items() if self.fingerprints.get(key) == fingerprint}
 
 
 def consumer_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
@@ -97,6 +132,35 @@ def _connect(path: Path, memory_limit: str | None, read_only: bool = False) -> d
     return con
 
 
+def _published_rows(
+    con: duckdb.DuckDBPyConnection, schema: str, name: str, as_of: dt.date, privacy: PublishPrivacy | None
+) -> str:
+    """The ``(select ...)`` of what a warehouse table publishes: personal columns rendered by
+    ``privacy``, and only the rows known on ``as_of`` of a table that keeps every run's rows."""
+    select = privacy.select(con, "wh", schema, name) if privacy is not None else "*"
+    known_on = KNOWN_ON.get((schema, name))
+    where = f" where {known_on} <= {lit(as_of.isoformat())}::date" if known_on else ""
+    return f"(select {select} from wh.{schema}.{name}{where})"  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
+
+
+def _start_from_copy(reuse: Reusable | None, unchanged: set[str], fingerprints: dict[str, str]) -> bool:
+    """Whether the new serving file starts as a copy of the current one (``COPY_WHEN_UNCHANGED``)."""
+    total = sum(fingerprint_rows(f) for f in fingerprints.values())
+    kept = sum(fingerprint_rows(fingerprints[key]) for key in unchanged)
+    return reuse is not None and bool(unchanged) and kept >= COPY_WHEN_UNCHANGED * total
+
+
+def _clear_comments(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    """Remove a copied table's comments, so the docs of this run are the only ones it carries."""
+    con.execute(f'comment on table {schema}."{name}" is null')
+    for (column,) in con.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = ? and comment is not null",
+        [schema, name],
+    ).fetchall():
+        con.execute(f'comment on column {schema}."{name}"."{column}" is null')
+
+
 def build_serving_file(
     warehouse: Path,
     target: Path,
@@ -107,37 +171,62 @@ def build_serving_file(
     docs: dict[tuple[str, str], TableDocs] | None = None,
     progress: Callable[[str], None] = lambda _line: None,
     privacy: PublishPrivacy | None = None,
+    reuse: Reusable | None = None,
 ) -> list[PublishedTable]:
     """Write a complete serving database at ``target`` from the warehouse (read-only), in the
     storage format ``storage_version`` (``serving.storage_version``; a validated version string),
     with the dbt docs as table and column comments and personal columns rendered by ``privacy``
-    (masked by default); rows copied are reported through ``progress``."""
+    (masked by default); rows copied are reported through ``progress``.
+
+    Every table's published rows are fingerprinted first. With ``reuse`` (the current
+    publication), a table whose fingerprint is unchanged is not copied again when the file starts
+    as a copy of the current one (``COPY_WHEN_UNCHANGED``); either way it is marked reused, so its
+    exports can be linked instead of written."""
     target.unlink(missing_ok=True)
     con = _connect(Path(":memory:"), memory_limit)
     try:
-        con.execute(f"attach {lit(str(target))} as serving (storage_version {lit(storage_version)})")
-        con.execute("use serving")
         con.execute(f"attach {lit(str(warehouse))} as wh (read_only)")
         if privacy is not None:
             privacy.prepare(con)
+        sources = {
+            f"{schema}.{name}": _published_rows(con, schema, name, as_of, privacy)
+            for schema, name in consumer_tables(con, "wh")
+        }
+        fingerprints = {key: content_fingerprint(con, rows) for key, rows in sources.items()}
+        unchanged = reuse.unchanged(fingerprints, storage_version) if reuse is not None else set()
+        copied_file = _start_from_copy(reuse, unchanged, fingerprints)
+        if copied_file:
+            shutil.copyfile(reuse.serving, target)
+        con.execute(f"attach {lit(str(target))} as serving (storage_version {lit(storage_version)})")
+        con.execute("use serving")
+        carried: set[str] = set()
+        if copied_file:
+            for schema, name in consumer_tables(con, "serving"):
+                if f"{schema}.{name}" in unchanged:
+                    _clear_comments(con, schema, name)
+                    carried.add(f"{schema}.{name}")
+                else:
+                    con.execute(f"drop table {schema}.{name}")
         published = []
         copied = Progress("publishing: tables copied into the serving file", progress)
-        for schema, name in consumer_tables(con, "wh"):
-            con.execute(f"create schema if not exists {schema}")
-            select = privacy.select(con, "wh", schema, name) if privacy is not None else "*"
-            known_on = KNOWN_ON.get((schema, name))
-            where = f" where {known_on} <= {lit(as_of.isoformat())}::date" if known_on else ""
-            con.execute(f"create table {schema}.{name} as select {select} from wh.{schema}.{name}{where}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
-            rows = scalar(con, f"select count(*) from {schema}.{name}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
-            published.append(PublishedTable(schema, name, rows))
-            copied.add(rows, f"{schema}.{name}")
+        for key, rows_sql in sources.items():
+            schema, name = key.split(".")
+            fingerprint = fingerprints[key]
+            if key not in carried:
+                con.execute(f"create schema if not exists {schema}")
+                con.execute(f"create table {schema}.{name} as select * from {rows_sql}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
+                copied.add(fingerprint_rows(fingerprint), key)
+            published.append(PublishedTable(schema, name, fingerprint_rows(fingerprint), fingerprint, key in unchanged))
         con.execute("create schema if not exists meta")
         con.execute(
-            "create table meta.publication as select ?::date as as_of_date, ?::timestamp as published_at, ? as run_id",
+            "create or replace table meta.publication as "
+            "select ?::date as as_of_date, ?::timestamp as published_at, ? as run_id",
             [as_of.isoformat(), dt.datetime.now().replace(microsecond=0), run_id],
         )
         comment_tables(con, docs or {}, [(t.schema, t.name) for t in published])
-        copied.finish(f"{len(published)} tables")
+        kept = sum(t.reused for t in published)
+        carried_note = f", {len(carried)} carried in a copy of its file" if carried else ""
+        copied.finish(f"{len(published)} tables, {kept} unchanged since the current publication{carried_note}")
         con.execute("detach wh")
         con.execute("checkpoint serving")
         con.execute("use memory")
@@ -223,15 +312,29 @@ def write_csv(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: P
     con.execute(f'copy (select {select} from {schema}."{table}"{order}) to {lit(str(target))} (format csv, header)')  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
 
 
+def _link_or_write(earlier: Path | None, target: Path, write: Callable[[], None]) -> bool:
+    """Hard-link ``earlier`` (a file of the current publication, never written again) as
+    ``target`` when it exists, else ``write`` it; returns whether it was linked."""
+    if earlier is not None and earlier.is_file():
+        os.link(earlier, target)
+        return True
+    write()
+    return False
+
+
 def write_exports(
     serving: Path,
     exports_dir: Path,
     tables: list[PublishedTable],
     memory_limit: str | None = None,
     progress: Callable[[str], None] = lambda _line: None,
+    reuse: Reusable | None = None,
 ) -> None:
     """Parquet and CSV for every published table, XLSX for the small ones, one folder per schema.
 
+    The Parquet and CSV files of a table unchanged since ``reuse`` (the current publication) are
+    hard links to its files: the same bytes, no second copy on disk. XLSX files are always
+    written, since they carry the as-of date and the column descriptions of this run.
     Each schema folder is rebuilt beside the old one and swapped in; other folders under
     ``exports/`` (the owners' exception files) are left alone.
     """
@@ -239,21 +342,32 @@ def write_exports(
     try:
         as_of = publication_as_of(con)
         written = Progress("exporting Parquet, CSV and XLSX", progress)
+        linked = 0
         for schema in sorted({t.schema for t in tables}):
             pending = exports_dir / f"{schema}.new"
             shutil.rmtree(pending, ignore_errors=True)
             pending.mkdir(parents=True)
             for table in (t for t in tables if t.schema == schema):
                 relation = f"{schema}.{table.name}"
-                con.execute(f"copy {relation} to {lit(str(pending / table.name) + '.parquet')} (format parquet)")
-                write_csv(con, schema, table.name, pending / f"{table.name}.csv")
+                earlier = reuse.exports / schema if reuse is not None and table.reused else None
+                parquet, csv = f"{table.name}.parquet", f"{table.name}.csv"
+                links = _link_or_write(
+                    earlier / parquet if earlier else None,
+                    pending / parquet,
+                    lambda: con.execute(f"copy {relation} to {lit(str(pending / parquet))} (format parquet)"),  # noqa: B023 (called at once)
+                ) + _link_or_write(
+                    earlier / csv if earlier else None,
+                    pending / csv,
+                    lambda: write_csv(con, schema, table.name, pending / csv),  # noqa: B023 (called at once)
+                )
                 if 0 < table.rows <= XLSX_MAX_ROWS and (table.name in XLSX_TABLES or schema == "forecast"):
                     write_xlsx(
                         con, schema, table.name, pending / f"{table.name}.xlsx", as_of.isoformat() if as_of else ""
                     )
-                written.add(table.rows, relation)
+                linked += links
+                written.add(0 if links == 2 else table.rows, relation)
             swap_in(pending, exports_dir / schema)
-        written.finish(f"{len(tables)} tables")
+        written.finish(f"{len(tables)} tables, {linked} files of unchanged tables linked from the current publication")
     finally:
         con.close()
 
@@ -268,11 +382,12 @@ def publish(
     docs: dict[tuple[str, str], TableDocs] | None = None,
     progress: Callable[[str], None] = lambda _line: None,
     privacy: PublishPrivacy | None = None,
+    reuse: Reusable | None = None,
 ) -> list[PublishedTable]:
     """Build the new serving file next to the old one and swap it in with one rename."""
     pending = serving.with_name(serving.name + ".pending")
     tables = build_serving_file(
-        warehouse, pending, as_of, run_id, memory_limit, storage_version, docs, progress, privacy=privacy
+        warehouse, pending, as_of, run_id, memory_limit, storage_version, docs, progress, privacy=privacy, reuse=reuse
     )
     os.replace(pending, serving)
     return tables
