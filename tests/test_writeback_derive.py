@@ -61,6 +61,14 @@ CURRENCIES = currency_lookup(
 )
 
 
+def test_a_document_without_a_currency_is_not_looked_up():
+    lookup = currency_lookup(
+        pd.DataFrame({"invoice_id": ["INV-1", "INV-2", 3], "currency": ["EUR", None, "USD"]}),
+        pd.DataFrame({"customer_id": ["C1"], "currency": [float("nan")]}),
+    )
+    assert lookup == {("invoice", "INV-1"): "EUR", ("invoice", "3"): "USD"}
+
+
 def test_promises_and_final_outcomes_within_the_window():
     changes = promise_changes(_promises(), WINDOW, CURRENCIES)
     got = {(c.entity_key, c.field) for c in changes}
@@ -141,6 +149,7 @@ def test_notes_only_of_kind_note_with_text_inside_the_window():
             ("A5", "C1", None, d("2026-11-20"), "call", "called", "Bob"),
             ("A6", "C1", None, d("2026-11-20"), "note", "   ", "Bob"),
             ("A7", "C1", None, d("2026-11-20"), "note", None, "Bob"),
+            ("A8", "C1", None, d("2026-11-20"), None, "a row without a kind", "Bob"),
         ],
         columns=["activity_id", "customer_id", "document_id", "activity_date", "kind", "text", "author"],
     )
