@@ -422,3 +422,15 @@ def test_serving_masks_the_drafts_recipient_and_body_unless_told_to_keep(tmp_pat
 def test_a_privacy_setting_for_a_drafts_column_that_is_not_personal_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"marts\.outreach_drafts\.tone"):
         _published_drafts(tmp_path, PrivacyConfig(columns={"marts.outreach_drafts.tone": "keep"}))
+
+
+def test_the_templates_read_a_dicts_key_first_and_still_refuse_a_missing_one():
+    from jinja2 import UndefinedError
+
+    from orchestration.defs.outreach.drafts import environment
+
+    env = environment()
+    assert env.from_string("{{ a.keys }}").render(a={"keys": "the key"}) == "the key"
+    assert env.from_string("{{ a.real }}").render(a=complex(2, 3)) == "2.0", "objects keep their attributes"
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ a.missing }}").render(a={"present": 1})

@@ -156,9 +156,20 @@ class DraftInputs:
     disputes: pd.DataFrame
 
 
+class _PlainEnvironment(jinja2.Environment):
+    """Jinja2 whose ``a.b`` reads a dict's key first. The drafts' variables are dicts, and
+    Jinja's own lookup tries a Python attribute first and falls back to the key after an
+    exception: about 7 million lookups a day at 1M invoices, 4 s of the drafts' build."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
     """Plain-text templates: no HTML escaping (nothing is HTML), a missing variable is an error."""
-    return jinja2.Environment(
+    return _PlainEnvironment(
         loader=jinja2.FileSystemLoader(templates),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 (plain text; files for people pass the spreadsheet rule)
@@ -169,11 +180,8 @@ def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, str | decimal.Decimal) and bool(pd.isna(value)))
+    """Rows as dicts, a missing value (None, NaN, NaT) as None."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _by(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
@@ -183,7 +191,8 @@ def _by(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str, An
     return grouped
 
 
-def _item_view(item: Mapping[str, Any], focus: str, disputed_since: Mapping[str, dt.date]) -> dict[str, Any]:
+def _item_view(item: Mapping[str, Any], disputed_since: Mapping[str, dt.date]) -> dict[str, Any]:
+    """How an open item is printed (``is_focus`` is set per draft)."""
     opened = disputed_since.get(item["invoice_id"])
     return {
         "invoice_id": item["invoice_id"],
@@ -191,7 +200,7 @@ def _item_view(item: Mapping[str, Any], focus: str, disputed_since: Mapping[str,
         "amount": money(item["open_amount"], item["currency"]),
         "days_past_due": int(item["days_past_due"] or 0),
         "disputed_since": day(opened) if opened else None,
-        "is_focus": item["invoice_id"] == focus,
+        "is_focus": False,
         "is_summary": False,
     }
 
@@ -209,13 +218,43 @@ def _summary_view(rest: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def listed_items(items: list[dict[str, Any]], focus: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(listed, the rest): the focus first, then the most overdue and largest, at most MAX_LISTED_ITEMS."""
-    ordered = sorted(
-        items,
-        key=lambda i: (i["invoice_id"] != focus, -int(i["days_past_due"] or 0), -i["open_amount"], i["invoice_id"]),
-    )
-    return ordered[:MAX_LISTED_ITEMS], ordered[MAX_LISTED_ITEMS:]
+def _listing_order(item: Mapping[str, Any]) -> tuple:
+    """The most overdue first, then the largest, then by id."""
+    return (-int(item["days_past_due"] or 0), -item["open_amount"], item["invoice_id"])
+
+
+@dataclass
+class _Account:
+    """What every draft to one customer shares, worked out once per customer instead of once per
+    queue row (a customer with a hundred open items has a hundred rows): the items in listing
+    order, how each is printed, the disputed items, the latest promises and the totals."""
+
+    items: list[dict[str, Any]]
+    disputes: list[dict[str, Any]]
+    promises: list[dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        self.ordered = sorted(self.items, key=_listing_order)
+        self.latest_promises = latest_promises(self.promises)
+        self.disputed_since: dict[str, dt.date] = {}
+        for dispute in self.disputes:
+            opened = self.disputed_since.get(dispute["document_id"])
+            self.disputed_since[dispute["document_id"]] = (
+                min(opened, dispute["opened_date"]) if opened else dispute["opened_date"]
+            )
+        self.views = {id(item): _item_view(item, self.disputed_since) for item in self.items}
+        self.totals = totals(self.items)
+
+    def listed(self, focus: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(listed, the rest): the focus first, then the listing order, at most MAX_LISTED_ITEMS."""
+        ordered = [i for i in self.ordered if i["invoice_id"] == focus] + [
+            i for i in self.ordered if i["invoice_id"] != focus
+        ]
+        return ordered[:MAX_LISTED_ITEMS], ordered[MAX_LISTED_ITEMS:]
+
+    def item_views(self, listed: list[dict[str, Any]], focus: str) -> list[dict[str, Any]]:
+        """The listed items as printed, the focus marked."""
+        return [{**self.views[id(item)], "is_focus": item["invoice_id"] == focus} for item in listed]
 
 
 def totals(items: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -240,23 +279,31 @@ def _promise_view(promise: Mapping[str, Any], currency: str | None, as_of: dt.da
     }
 
 
-def promise_notes(
-    promises: list[dict[str, Any]], listed: list[dict[str, Any]], customer_currency: str | None, as_of: dt.date
-) -> list[dict[str, Any]]:
-    """The latest promise on each listed item, and the customer's latest promise without a
-    document, when pending, broken or partly kept (a kept or cancelled promise is not news)."""
-    currency_of = {item["invoice_id"]: item["currency"] for item in listed}
+def latest_promises(promises: list[dict[str, Any]]) -> dict[str | None, dict[str, Any]]:
+    """A customer's latest promise per document (None: promises that name no document), by
+    creation date, then promise id."""
     latest: dict[str | None, dict[str, Any]] = {}
     for promise in promises:
         document = promise["document_id"]
-        if document is not None and document not in currency_of:
-            continue
         current = latest.get(document)
         if current is None or (promise["created_date"], promise["promise_id"]) > (
             current["created_date"],
             current["promise_id"],
         ):
             latest[document] = promise
+    return latest
+
+
+def promise_notes(
+    latest: Mapping[str | None, dict[str, Any]],
+    listed: list[dict[str, Any]],
+    customer_currency: str | None,
+    as_of: dt.date,
+) -> list[dict[str, Any]]:
+    """The latest promise (``latest_promises``) on each listed item, and the customer's latest
+    promise without a document, when pending, broken or partly kept (a kept or cancelled promise
+    is not news)."""
+    currency_of = {item["invoice_id"]: item["currency"] for item in listed}
     order = [item["invoice_id"] for item in listed] + [None]
     return [
         _promise_view(latest[doc], currency_of.get(doc, customer_currency) if doc else customer_currency, as_of)
@@ -296,19 +343,23 @@ def build_drafts(inputs: DraftInputs, as_of: dt.date, company: str, stage_count:
     invoice_bands = {row["invoice_id"]: row["band"] for row in _records(inputs.invoice_bands)}
     promises = _by(_records(inputs.promises), "customer_id")
     disputes = _by(_records(inputs.disputes), "customer_id")
+    accounts: dict[Any, _Account] = {}
     rows = []
     for row in _records(inputs.queue):
         if row["status"] == "held":
             continue
+        customer_id = row["customer_id"]
+        if customer_id not in accounts:
+            accounts[customer_id] = _Account(
+                items.get(customer_id, []), disputes.get(customer_id, []), promises.get(customer_id, [])
+            )
         rows.append(
             _draft(
                 row,
                 customers.get(row["customer_id"], {}),
-                items.get(row["customer_id"], []),
+                accounts[customer_id],
                 stages,
                 bands.get(row["customer_id"]) or invoice_bands.get(row["invoice_id"]),
-                promises.get(row["customer_id"], []),
-                disputes.get(row["customer_id"], []),
                 templates,
                 as_of=as_of,
                 company=company,
@@ -321,11 +372,9 @@ def build_drafts(inputs: DraftInputs, as_of: dt.date, company: str, stage_count:
 def _draft(
     row: dict[str, Any],
     customer: Mapping[str, Any],
-    customer_items: list[dict[str, Any]],
+    account: _Account,
     stages: Mapping[str, Mapping[str, Any]],
     risk_band: str | None,
-    customer_promises: list[dict[str, Any]],
-    customer_disputes: list[dict[str, Any]],
     templates: Mapping[str, jinja2.Template],
     *,
     as_of: dt.date,
@@ -333,24 +382,19 @@ def _draft(
     stage_count: int,
 ) -> dict[str, Any]:
     focus = row["invoice_id"]
-    if not any(item["invoice_id"] == focus for item in customer_items):
+    if not any(item["invoice_id"] == focus for item in account.items):
         raise ValueError(f"queue row {focus}: the invoice is not among its customer's open items")
-    listed, rest = listed_items(customer_items, focus)
-    disputed_since: dict[str, dt.date] = {}
-    for dispute in customer_disputes:
-        opened = disputed_since.get(dispute["document_id"])
-        disputed_since[dispute["document_id"]] = (
-            min(opened, dispute["opened_date"]) if opened else dispute["opened_date"]
-        )
-    views = [_item_view(item, focus, disputed_since) for item in listed]
+    listed, rest = account.listed(focus)
+    disputed_since = account.disputed_since
+    views = account.item_views(listed, focus)
     if rest:
         views.append(_summary_view(rest))
     stage = stages.get(focus, {})
     stage_level = int(stage.get("stage_level") or 0)
     tone = tone_for(stage_level, stage_count, risk_band, focus in disputed_since or row["queue"] == "disputes")
     channel = CHANNELS.get(row["action"], DEFAULT_CHANNEL)
-    promise_views = promise_notes(customer_promises, listed, customer.get("currency"), as_of)
-    dispute_views = dispute_notes(customer_disputes, listed, focus)
+    promise_views = promise_notes(account.latest_promises, listed, customer.get("currency"), as_of)
+    dispute_views = dispute_notes(account.disputes, listed, focus)
     recipient_name, recipient_email = customer.get("billing_contact_name"), customer.get("billing_contact_email")
     context = {
         "tone": tone,
@@ -363,7 +407,7 @@ def _draft(
         "risk_band": risk_band,
         "focus": views[0],
         "items": views,
-        "totals": totals(customer_items),
+        "totals": account.totals,
         "promises": promise_views,
         "disputes": dispute_views,
     }
@@ -387,7 +431,7 @@ def _draft(
         "risk_band": risk_band,
         "currency": focus_item["currency"],
         "open_amount": focus_item["open_amount"],
-        "open_item_count": len(customer_items),
+        "open_item_count": len(account.items),
         "has_promise_context": bool(promise_views),
         "has_dispute_context": bool(dispute_views),
         "recipient_name": recipient_name,
