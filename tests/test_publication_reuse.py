@@ -159,7 +159,7 @@ def test_a_carried_table_takes_this_runs_comments(tmp_path: Path) -> None:
 def test_the_file_is_copied_only_when_at_least_half_its_rows_are_unchanged(kept: int, expected: bool) -> None:
     assert COPY_WHEN_UNCHANGED == 0.5
     fingerprints = {"marts.a": f"{kept}:1:x", "marts.b": f"{100 - kept}:2:y"}
-    reuse = Reusable(Path("s"), Path("e"), AS_OF, "v1.5.0", duckdb.__version__, dict(fingerprints))
+    reuse = Reusable(Path("s"), Path("e"), "v1.5.0", duckdb.__version__, dict(fingerprints))
     assert _start_from_copy(reuse, {"marts.a"}, fingerprints) is expected
     assert _start_from_copy(None, {"marts.a"}, fingerprints) is False
     assert _start_from_copy(reuse, set(), fingerprints) is False
@@ -167,11 +167,11 @@ def test_the_file_is_copied_only_when_at_least_half_its_rows_are_unchanged(kept:
 
 def test_nothing_is_reused_across_storage_formats_or_duckdb_versions() -> None:
     fingerprints = {"marts.a": "3:1:x"}
-    same = Reusable(Path("s"), Path("e"), AS_OF, "v1.5.0", duckdb.__version__, dict(fingerprints))
+    same = Reusable(Path("s"), Path("e"), "v1.5.0", duckdb.__version__, dict(fingerprints))
     assert same.unchanged(fingerprints, "v1.5.0") == {"marts.a"}
     assert same.unchanged(fingerprints, "v2.0.0") == set()
     assert same.unchanged({"marts.a": "3:2:x"}, "v1.5.0") == set()
-    other_engine = Reusable(Path("s"), Path("e"), AS_OF, "v1.5.0", "0.0.1", dict(fingerprints))
+    other_engine = Reusable(Path("s"), Path("e"), "v1.5.0", "0.0.1", dict(fingerprints))
     assert other_engine.unchanged(fingerprints, "v1.5.0") == set()
 
 

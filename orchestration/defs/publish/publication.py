@@ -143,12 +143,11 @@ def reusable(layout: HomeLayout) -> Reusable | None:
     if folder is None or not (folder / MANIFEST).exists():
         return None
     manifest = read_manifest(folder)
-    if not {"tables", "storage_version", "duckdb_version", "as_of_date"} <= manifest.keys():
+    if not {"tables", "storage_version", "duckdb_version"} <= manifest.keys():
         return None
     return Reusable(
         serving=folder / "serving.duckdb",
         exports=folder / "exports",
-        as_of=dt.date.fromisoformat(manifest["as_of_date"]),
         storage_version=manifest["storage_version"],
         duckdb_version=manifest["duckdb_version"],
         fingerprints={key: table["fingerprint"] for key, table in manifest["tables"].items()},

@@ -100,7 +100,6 @@ class Reusable:
 
     serving: Path
     exports: Path
-    as_of: dt.date
     storage_version: str
     duckdb_version: str
     fingerprints: dict[str, str]
