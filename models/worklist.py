@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 ACTIONS = ("call", "email", "escalate", "wait for promise")
+#: The status of a ranked row past its collector's daily capacity: listed, not for today.
+OVERFLOW = "overflow"
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ def build_worklist(
     queue["status"] = np.where(
         ~ranked,
         "held",
-        np.where(queue["rank"].fillna(0).to_numpy() <= config.capacity_per_collector, "queued", "overflow"),
+        np.where(queue["rank"].fillna(0).to_numpy() <= config.capacity_per_collector, "queued", OVERFLOW),
     )
     return queue.reset_index(drop=True)
 

@@ -338,7 +338,8 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
 ) -> None:
     """Without ``marts.collector_queue`` the pack says so; with one (its published shape, ranked
     by balance here, in a copy of the serving file) the section shows each collector's first items
-    first, with the customer's name."""
+    first, with the customer's name, and leaves out the rows past each collector's capacity.
+    (overflow), saying how many and where the whole queue is."""
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(published_home.home / "serving.duckdb", home / "serving.duckdb")
@@ -355,7 +356,8 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
         select as_of_date, coalesce(c.collector, 'unassigned') as queue_owner, 'overdue' as queue,
                cast(row_number() over (partition by c.collector order by open_amount_reporting desc)
                     as integer) as rank,
-               'open' as status, 1 as priority, 'call' as action, 'largest balance' as reason,
+               case when rank <= 2 then 'queued' else 'overflow' end as status,
+               1 as priority, 'call' as action, 'largest balance' as reason,
                invoice_id, i.customer_id, i.currency, open_amount, 'USD' as reporting_currency,
                open_amount_reporting, open_amount_reporting as value_at_risk_reporting,
                cast(open_amount_reporting as double) as ranking_value, days_past_due, 0.1 as p_severe,
@@ -365,7 +367,11 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
         """
     )
     collectors = con.execute("select count(distinct queue_owner) from marts.collector_queue").fetchone()[0]
+    today, overflow = con.execute(
+        "select count(*) filter (status = 'queued'), count(*) filter (status = 'overflow') from marts.collector_queue"
+    ).fetchone()
     con.close()
+    assert today > 0 and overflow > 0, "the test needs both sides of the capacity" 
     proc = inflow("report", "--config", str(published_home.config), "--home", str(home))
     assert proc.returncode == 0, proc.stderr
     sheet = load_workbook(home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.xlsx")["Collector queue"]
@@ -373,10 +379,12 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
     assert header[:4] == ["Queue owner", "Queue", "Rank", "Priority"] and "Customer name" in header
     ranks = [r[2] for r in sheet.iter_rows(min_row=5, values_only=True)]
     assert ranks[:collectors] == [1] * collectors and ranks == sorted(ranks)
+    assert len(ranks) == today and max(ranks) == 2, "only today's rows, none past the capacity" 
     names = {r[header.index("Customer name")] for r in sheet.iter_rows(min_row=5, values_only=True)}
     assert "'" + EVIL_CUSTOMER_NAME in names
     page = (home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.html").read_text(encoding="utf-8")
     assert "marts.collector_queue is not published" not in page and 'data-sheet="Collector queue"' in page
+    assert f"{overflow:,} rows past each collector&#39;s daily capacity (overflow) are not shown" in page
 
 
 def _kpi_section(months: list[tuple[dt.date, dt.date, bool, float, float]]) -> Section:
