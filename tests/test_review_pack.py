@@ -371,7 +371,7 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
         "select count(*) filter (status = 'queued'), count(*) filter (status = 'overflow') from marts.collector_queue"
     ).fetchone()
     con.close()
-    assert today > 0 and overflow > 0, "the test needs both sides of the capacity" 
+    assert today > 0 and overflow > 0, "the test needs both sides of the capacity"
     proc = inflow("report", "--config", str(published_home.config), "--home", str(home))
     assert proc.returncode == 0, proc.stderr
     sheet = load_workbook(home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.xlsx")["Collector queue"]
@@ -379,7 +379,7 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
     assert header[:4] == ["Queue owner", "Queue", "Rank", "Priority"] and "Customer name" in header
     ranks = [r[2] for r in sheet.iter_rows(min_row=5, values_only=True)]
     assert ranks[:collectors] == [1] * collectors and ranks == sorted(ranks)
-    assert len(ranks) == today and max(ranks) == 2, "only today's rows, none past the capacity" 
+    assert len(ranks) == today and max(ranks) == 2, "only today's rows, none past the capacity"
     names = {r[header.index("Customer name")] for r in sheet.iter_rows(min_row=5, values_only=True)}
     assert "'" + EVIL_CUSTOMER_NAME in names
     page = (home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.html").read_text(encoding="utf-8")
