@@ -47,4 +47,4 @@ def test_publish_reports_the_rows_it_copied(tmp_path: Path) -> None:
     lines: list[str] = []
     publish(tmp_path / "wh.duckdb", tmp_path / "serving.duckdb", dt.date(2026, 11, 27), "run-1", progress=lines.append)
     assert len(lines) == 1 and lines[0].startswith("publishing: tables copied into the serving file: done, 1,234 rows")
-    assert lines[0].endswith(", 1 tables")
+    assert lines[0].endswith(", 1 tables, 0 unchanged since the current publication")
