@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -191,3 +193,24 @@ def test_a_content_fingerprint_ignores_row_order_and_sees_every_change() -> None
     for what, relation in changes.items():
         assert content_fingerprint(con, relation) != base, what
     assert content_fingerprint(con, "(select * from t where false)").startswith("0:0:")
+
+
+def test_a_serving_file_carried_in_a_copy_opens_in_the_duckdb_1x_cli(tmp_path: Path) -> None:
+    """The copy keeps the storage format DuckDB 1.x tools read (the operating issue's requirement
+    on the publication), with the new rows and this run's comments."""
+    cli = Path(sys.executable).parent / "duckdb"
+    assert cli.is_file(), "the duckdb-cli test dependency is not installed (pip install -r requirements.lock)"
+    layout = HomeLayout(tmp_path / "home")
+    docs = {("marts", "fct_ar_aging_daily"): TableDocs("aging words", {"open_amount": "column words"})}
+    _publish(layout, _warehouse(tmp_path / "wh.duckdb"), "run-aaaaaaaa", docs=docs)
+    second, lines = _publish(layout, _warehouse(tmp_path / "wh.duckdb", open_amount="4.00"), "run-bbbbbbbb", docs=docs)
+    assert any("1 carried in a copy of its file" in line for line in lines), lines
+    sql = (
+        "select count(*) as n from marts.fct_ar_aging_daily; select open_amount from marts.fct_ar_invoices; "
+        "select comment from duckdb_columns() where table_name = 'fct_ar_aging_daily' and column_name = 'open_amount'"
+    )
+    proc = subprocess.run(
+        [str(cli), "-readonly", "-csv", str(second.folder / "serving.duckdb"), sql], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["n", "2000", "open_amount", "4.00", "comment", "column words"]
