@@ -159,7 +159,7 @@ class DraftInputs:
 class _PlainEnvironment(jinja2.Environment):
     """Jinja2 whose ``a.b`` reads a dict's key first. The drafts' variables are dicts, and
     Jinja's own lookup tries a Python attribute first and falls back to the key after an
-    exception: about 7 million lookups a day at 1M invoices, 4 s of the drafts' build."""
+    exception: 7.1 million lookups a day at 1M invoices, 4.4 s of a profiled build."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute in obj:

@@ -84,9 +84,9 @@ class PublishedTable:
     name: str
     rows: int
     #: :func:`orchestration.warehouse.content_fingerprint` of the published rows.
-    fingerprint: str = ""
-    #: Taken unchanged from the previous publication (its serving file's copy and its exports).
-    reused: bool = False
+    fingerprint: str
+    #: Unchanged since the current publication: its exports are linked, not written again.
+    reused: bool
 
     @property
     def key(self) -> str:
