@@ -101,23 +101,32 @@ def expected(table: str) -> str:
     return "history, expected" if table in HISTORY_TABLES else ""
 
 
-def run_scenario(day: Path, next_day: Path, work: Path, floor: bool = True, compare: bool = True) -> dict:
-    """Full build of ``day``'s company, its drop to ``next_day``'s, the daily refresh, then (when
-    ``compare``) the reference rebuild and the comparison (the slow test runs this at a small
-    size). Without ``compare``, ``rebuild`` is None and ``diffs`` empty."""
+def run_scenario(
+    day: Path,
+    next_day: Path,
+    work: Path,
+    floor: bool = True,
+    compare: bool = True,
+    dates: tuple[str, str] = (DAY, NEXT_DAY),
+) -> dict:
+    """Full build of ``day``'s company as of ``dates[0]``, its drop to ``next_day``'s, the daily
+    refresh as of ``dates[1]``, then (when ``compare``) the reference rebuild and the comparison
+    (the slow test runs this at a small size). Without ``compare``, ``rebuild`` is None and
+    ``diffs`` empty."""
+    first, second = dates
     folder, home, reference = work / "company", work / "home", work / "reference"
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(day, folder, ignore=shutil.ignore_patterns("bench_generation.json"))
     config = folder / "inflow.yml"
-    full: PipelineRun = run_pipeline(config, home, "main", DAY)
+    full: PipelineRun = run_pipeline(config, home, "main", first)
     dropped = drop(next_day, folder)
-    refresh: PipelineRun = run_pipeline(config, home, "daily", NEXT_DAY, fresh=False)
-    floor_run = run_floor(next_day, work, NEXT_DAY) if floor else None
+    refresh: PipelineRun = run_pipeline(config, home, "daily", second, fresh=False)
+    floor_run = run_floor(next_day, work, second) if floor else None
     if not compare:
         return {"full": full, "refresh": refresh, "rebuild": None, "floor": floor_run, "diffs": [], "dropped": dropped}
     # the same folder (D+1's exports now), so that file paths in lineage and exceptions agree
-    rebuild: PipelineRun = run_pipeline(config, reference, "main", NEXT_DAY)
-    views = OUTBOX_VIEW | aging_window(config, NEXT_DAY)
+    rebuild: PipelineRun = run_pipeline(config, reference, "main", second)
+    views = OUTBOX_VIEW | aging_window(config, second)
     diffs = published_differences(home / "serving.duckdb", reference / "serving.duckdb", views=views)
     return {
         "full": full,

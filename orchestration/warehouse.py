@@ -87,10 +87,26 @@ def content_fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     row order, different when a row, a column's name or a column's type changes (a renamed column
     keeps every value, so the values alone would call it unchanged). Backups and publications
     reuse a file only when it is unchanged by this measure."""
+    rows, digest = con.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {relation} t").fetchall()[0]  # noqa: S608 (a catalog name or the caller's own select)
+    return f"{rows}:{digest}:{_column_signature(con, relation)}"
+
+
+def part_fingerprints(con: duckdb.DuckDBPyConnection, relation: str, part: str) -> dict[str, str]:
+    """:func:`content_fingerprint` of each part of a relation, by the text value of the SQL
+    expression ``part`` over its row ``t`` (e.g. the month of a date column): a part's
+    fingerprint equals the whole fingerprint of the same rows. A part without rows is absent."""
+    signature = _column_signature(con, relation)
+    parts = con.execute(
+        f"select {part} as part, count(*), sum(hash(t)) from {relation} t group by all"  # noqa: S608 (a catalog name or the caller's own select)
+    ).fetchall()
+    return {str(key): f"{rows}:{digest}:{signature}" for key, rows, digest in parts}
+
+
+def _column_signature(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """A short digest of a relation's column names and types, in order."""
     columns = con.execute(f"describe select * from {relation}").fetchall()  # noqa: S608 (a catalog name or the caller's own select)
     signature = ";".join(f"{name} {typ}" for name, typ, *_ in columns)
-    rows, digest = con.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {relation} t").fetchall()[0]  # noqa: S608 (a catalog name or the caller's own select)
-    return f"{rows}:{digest}:{hashlib.sha256(signature.encode()).hexdigest()[:16]}"
+    return hashlib.sha256(signature.encode()).hexdigest()[:16]
 
 
 def fingerprint_rows(fingerprint: str) -> int:

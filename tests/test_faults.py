@@ -216,7 +216,7 @@ def upgraded(
         }
         assert moved == {f"exports/{k}": v for k, v in legacy["exports"].items()}
     assert query(home / "warehouse.duckdb", "select max(version) from meta.schema_version") == [(LATEST,)]
-    assert query(home / "serving.duckdb", "select schema_version from meta.publication") == [(2,)]
+    assert query(home / "serving.duckdb", "select schema_version from meta.publication") == [(3,)]
     return config, home, upgrade if legacy else None
 
 

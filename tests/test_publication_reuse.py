@@ -34,7 +34,7 @@ def _warehouse(path: Path, open_amount: str = "10.00", aging_rows: int = 2000, c
         f"cast({open_amount} as decimal(18,2)) as {column}"
     )
     con.execute(
-        f"create or replace table {BIG} as select date '2026-01-01' + (i % 300)::int as as_of_date, "
+        f"create or replace table {BIG} as select date '2026-01-01' + (i % 300)::int as snapshot_date, "
         f"'INV-' || i as invoice_id, cast(i as decimal(18,2)) as open_amount from range({aging_rows}) t(i)"
     )
     con.close()
@@ -99,8 +99,10 @@ def test_an_unchanged_table_is_carried_and_its_exports_linked(tmp_path: Path) ->
     assert _digest(first.folder / "serving.duckdb") == first_serving, "the current publication is never written"
 
     old, new = first.folder / "exports" / "marts", second.folder / "exports" / "marts"
-    for name in ("fct_ar_aging_daily.parquet", "fct_ar_aging_daily.csv"):
-        assert os.path.samefile(old / name, new / name), name
+    parts = sorted(p.name for p in (new / "fct_ar_aging_daily").iterdir())
+    assert len(parts) == 2 * 10, "the aging's ten months, as Parquet and CSV"
+    for name in parts:
+        assert os.path.samefile(old / "fct_ar_aging_daily" / name, new / "fct_ar_aging_daily" / name), name
     for name in ("fct_ar_invoices.parquet", "fct_ar_invoices.csv"):
         assert not os.path.samefile(old / name, new / name), name
     assert "4.00" in (new / "fct_ar_invoices.csv").read_text()
@@ -161,7 +163,7 @@ def test_a_carried_table_takes_this_runs_comments(tmp_path: Path) -> None:
 def test_the_file_is_copied_only_when_at_least_half_its_rows_are_unchanged(kept: int, expected: bool) -> None:
     assert COPY_WHEN_UNCHANGED == 0.5
     fingerprints = {"marts.a": f"{kept}:1:x", "marts.b": f"{100 - kept}:2:y"}
-    reuse = Reusable(Path("s"), Path("e"), "v1.5.0", duckdb.__version__, dict(fingerprints))
+    reuse = Reusable(Path("s"), Path("e"), "v1.5.0", duckdb.__version__, dict(fingerprints), {})
     assert _start_from_copy(reuse, {"marts.a"}, fingerprints) is expected
     assert _start_from_copy(None, {"marts.a"}, fingerprints) is False
     assert _start_from_copy(reuse, set(), fingerprints) is False
@@ -169,11 +171,11 @@ def test_the_file_is_copied_only_when_at_least_half_its_rows_are_unchanged(kept:
 
 def test_nothing_is_reused_across_storage_formats_or_duckdb_versions() -> None:
     fingerprints = {"marts.a": "3:1:x"}
-    same = Reusable(Path("s"), Path("e"), "v1.5.0", duckdb.__version__, dict(fingerprints))
+    same = Reusable(Path("s"), Path("e"), "v1.5.0", duckdb.__version__, dict(fingerprints), {})
     assert same.unchanged(fingerprints, "v1.5.0") == {"marts.a"}
     assert same.unchanged(fingerprints, "v2.0.0") == set()
     assert same.unchanged({"marts.a": "3:2:x"}, "v1.5.0") == set()
-    other_engine = Reusable(Path("s"), Path("e"), "v1.5.0", "0.0.1", dict(fingerprints))
+    other_engine = Reusable(Path("s"), Path("e"), "v1.5.0", "0.0.1", dict(fingerprints), {})
     assert other_engine.unchanged(fingerprints, "v1.5.0") == set()
 
 

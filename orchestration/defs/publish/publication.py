@@ -53,8 +53,9 @@ from orchestration.settings import HomeLayout
 
 #: Version of what a publication holds. 1: the release before publications (one serving file
 #: replaced in place, exports beside it; ``meta.publication`` without an id); 2: publication
-#: folders, ``meta.publication`` with publication_id, schema_version and exports.
-SCHEMA_VERSION = 2
+#: folders, ``meta.publication`` with publication_id, schema_version and exports; 3: the tables
+#: of ``EXPORT_PARTS`` exported as a folder of monthly files instead of one file (decision P2).
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 PARTIAL = ".partial"
 #: A home of the release before publications is moved into a folder with this suffix first, so a
@@ -151,6 +152,7 @@ def reusable(layout: HomeLayout) -> Reusable | None:
         storage_version=manifest["storage_version"],
         duckdb_version=manifest["duckdb_version"],
         fingerprints={key: table["fingerprint"] for key, table in manifest["tables"].items()},
+        parts={key: table["parts"] for key, table in manifest["tables"].items() if "parts" in table},
     )
 
 
@@ -191,7 +193,7 @@ def build_publication(
         "as_of_date": as_of.isoformat(),
         "storage_version": serving_format.storage_version,
         "duckdb_version": duckdb.__version__,
-        "tables": {t.key: {"rows": t.rows, "fingerprint": t.fingerprint, "reused": t.reused} for t in tables},
+        "tables": {t.key: _described(t) for t in tables},
     }
     _write_manifest(partial, pub_id, SCHEMA_VERSION, described, reuse.serving.parent if reuse else None)
     _sync_tree(partial)
@@ -199,6 +201,15 @@ def build_publication(
     partial.rename(final)
     _sync_dir(layout.publications)
     return Publication(pub_id, final, tables)
+
+
+def _described(table: PublishedTable) -> dict[str, object]:
+    """A table's entry in the manifest: rows, fingerprint, whether it was reused, and its parts'
+    fingerprints when it is exported in parts (what the next publication compares with)."""
+    entry: dict[str, object] = {"rows": table.rows, "fingerprint": table.fingerprint, "reused": table.reused}
+    if table.parts:
+        entry["parts"] = table.parts
+    return entry
 
 
 def _stamp(serving: Path, pub_id: str, exports: list[str]) -> None:
