@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from bench.compare import TableDifference, published_differences
-from bench.daily import DAY, NEXT_DAY, expected, run_scenario
+from bench.daily import expected, run_scenario
 from bench.stage import dbt_fixed_costs
 from seeds.generator import generate_company
 
+#: The slow test's day and the next: the last day of a month and the first of the next.
+MONTH_END, MONTH_START = "2026-11-30", "2026-12-01"
 ROWS = [(1, "a", 10.0, "2026-11-27 06:00:00"), (2, "b", 20.0, "2026-11-27 06:00:00"), (3, "c", 30.0, None)]
 
 
@@ -72,12 +75,15 @@ def test_a_table_on_one_side_only_is_not_equal(tmp_path: Path) -> None:
 def test_a_daily_refresh_publishes_what_a_rebuild_publishes(tmp_path: Path) -> None:
     """Issue 15's correctness check at a small size: a company built as of D, D+1's drop refreshed
     with the daily job, against the main job from an empty home as of D+1, every published table
-    compared (what differs by design is named in bench/daily.py)."""
-    day, next_day = dt.date.fromisoformat(DAY), dt.date.fromisoformat(NEXT_DAY)
+    compared (what differs by design is named in bench/daily.py). D+1 is the first of a month (the
+    benchmark's pair, Friday to Monday, ends on the last day of one), so the refresh opens a new
+    month of KPIs and of the aging's exports."""
+    day, next_day = dt.date.fromisoformat(MONTH_END), dt.date.fromisoformat(MONTH_START)
     company = {"customers": 40, "invoices": 1500, "seed": 11, "defect_rate": 0.02, "progress": False}
     generate_company(tmp_path / "d", as_of=day, horizon=next_day, **company)
     generate_company(tmp_path / "d1", as_of=next_day, **company)
-    result = run_scenario(tmp_path / "d", tmp_path / "d1", tmp_path / "work", floor=False)
+    dates = (MONTH_END, MONTH_START)
+    result = run_scenario(tmp_path / "d", tmp_path / "d1", tmp_path / "work", floor=False, dates=dates)
     assert any(name.startswith("erp/invoices/") for name in result["dropped"]), result["dropped"]
     diffs = {d.table: d for d in result["diffs"]}
     assert [d for d in diffs.values() if not d.equal and not expected(d.table)] == []
@@ -89,7 +95,7 @@ def test_a_daily_refresh_publishes_what_a_rebuild_publishes(tmp_path: Path) -> N
         replaced = con.execute("select count(*) from quality.source_loads where status = 'replaced'").fetchone()
         partial = con.execute(
             "select count(*) from quality.source_loads where source_table = 'workflow__activities' "
-            "and status = 'loaded' and file like '% where activity_on >= 2026-11-27'"
+            f"and status = 'loaded' and file like '% where activity_on >= {MONTH_END}'"
         ).fetchone()
         defects = con.execute("select count(*) from quality.exceptions").fetchone()
     finally:
@@ -97,6 +103,26 @@ def test_a_daily_refresh_publishes_what_a_rebuild_publishes(tmp_path: Path) -> N
     assert replaced and replaced[0] > 0, "the refresh replaced rewritten deliveries"
     assert defects and defects[0] > 0, "the company's defects are still reported"
     assert partial == (1,), "the refresh read the activities from D's day on (their watermark)"
+    _the_aging_exports_took_the_unchanged_months(tmp_path / "work" / "home")
+
+
+def _the_aging_exports_took_the_unchanged_months(home: Path) -> None:
+    """After the refresh the aging's monthly files hold the published table; the months before
+    the refresh restated are the full build's files (hard links, decision P2), December is new."""
+    current = (home / "published").resolve()
+    (previous,) = [p for p in (home / "publications").iterdir() if p != current and p.is_dir()]
+    mine, theirs = current / "exports/marts/fct_ar_aging_daily", previous / "exports/marts/fct_ar_aging_daily"
+    con = duckdb.connect(str(current / "serving.duckdb"), read_only=True)
+    try:
+        published = con.execute("select count(*) from marts.fct_ar_aging_daily").fetchone()
+        exported = con.execute(f"select count(*) from read_parquet('{mine}/*.parquet')").fetchone()  # noqa: S608
+    finally:
+        con.close()
+    assert published == exported
+    assert not (theirs / f"fct_ar_aging_daily_{MONTH_START[:7]}.parquet").exists()
+    assert (mine / f"fct_ar_aging_daily_{MONTH_START[:7]}.parquet").exists()
+    linked = [p.name for p in mine.iterdir() if (theirs / p.name).exists() and os.path.samefile(p, theirs / p.name)]
+    assert len(linked) >= 2 * 10, f"the earlier months are linked, not written: {sorted(linked)}"
 
 
 def test_dbt_fixed_costs_are_the_step_outside_dbts_own_run(tmp_path: Path) -> None:
