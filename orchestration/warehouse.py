@@ -91,15 +91,18 @@ def content_fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     return f"{rows}:{digest}:{_column_signature(con, relation)}"
 
 
-def part_fingerprints(con: duckdb.DuckDBPyConnection, relation: str, part: str) -> dict[str, str]:
-    """:func:`content_fingerprint` of each part of a relation, by the text value of the SQL
-    expression ``part`` over its row ``t`` (e.g. the month of a date column): a part's
-    fingerprint equals the whole fingerprint of the same rows. A part without rows is absent."""
+def part_fingerprints(con: duckdb.DuckDBPyConnection, relation: str, part: str) -> tuple[str, dict[str, str]]:
+    """The :func:`content_fingerprint` of a relation and of each of its parts, in one scan. Parts
+    are the text values of the SQL expression ``part`` over the row ``t`` (e.g. the month of a
+    date column); a part's fingerprint equals the whole fingerprint of the same rows, and a part
+    without rows is absent. Row counts and hash sums add up exactly, so the whole is their sum."""
     signature = _column_signature(con, relation)
-    parts = con.execute(
+    found = con.execute(
         f"select {part} as part, count(*), sum(hash(t)) from {relation} t group by all"  # noqa: S608 (a catalog name or the caller's own select)
     ).fetchall()
-    return {str(key): f"{rows}:{digest}:{signature}" for key, rows, digest in parts}
+    parts = {str(key): f"{rows}:{digest}:{signature}" for key, rows, digest in found}
+    whole = f"{sum(rows for _, rows, _ in found)}:{sum(digest for _, _, digest in found)}:{signature}"
+    return whole, parts
 
 
 def _column_signature(con: duckdb.DuckDBPyConnection, relation: str) -> str:

@@ -32,10 +32,7 @@ ROWS = [
 def _warehouse(path: Path, rows: list[tuple]) -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema if not exists marts")
-    con.execute(
-        f"create or replace table {AGING} "
-        "(snapshot_date date, customer_id varchar, open_amount decimal(18,2))"
-    )
+    con.execute(f"create or replace table {AGING} (snapshot_date date, customer_id varchar, open_amount decimal(18,2))")
     con.executemany(f"insert into {AGING} values (?, ?, ?)", rows)
     con.execute("create or replace table marts.fct_ar_invoices as select '1' as invoice_id")
     con.close()
@@ -144,10 +141,15 @@ def test_a_parts_fingerprint_is_the_fingerprint_of_its_rows() -> None:
     con.execute("create table t (d date, n integer)")
     con.executemany("insert into t values (?, ?)", [("2026-11-30", 1), ("2026-12-01", 2), (None, 3)])
     spec = MonthlyParts("d")
-    parts = part_fingerprints(con, "t", spec.key_sql)
+    whole, parts = part_fingerprints(con, "t", spec.key_sql)
+    assert whole == content_fingerprint(con, "t"), "the whole is the sum of its parts"
     assert set(parts) == {"2026-11", "2026-12", UNDATED}
     for part, fingerprint in parts.items():
         assert fingerprint == content_fingerprint(con, f"(select * from t where {spec.where(part)})"), part
+    assert part_fingerprints(con, "(select * from t where false)", spec.key_sql) == (
+        content_fingerprint(con, "(select * from t where false)"),
+        {},
+    ), "an empty relation has no part and the empty fingerprint"
 
 
 def test_every_partitioned_table_has_its_date_column_in_the_dbt_project() -> None:

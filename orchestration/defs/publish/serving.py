@@ -208,24 +208,14 @@ def _clear_comments(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> N
         con.execute(f'comment on column {schema}."{name}"."{column}" is null')
 
 
-def _parts(
-    con: duckdb.DuckDBPyConnection,
-    schema: str,
-    name: str,
-    rows_sql: str,
-    reuse: Reusable | None,
-    unchanged: set[str],
-    storage_version: str,
-) -> tuple[dict[str, str], frozenset[str]]:
-    """A table's part fingerprints and the parts unchanged since ``reuse`` (none unless the table
-    is exported in parts). An unchanged table keeps the current publication's parts unread."""
-    spec, key = EXPORT_PARTS.get((schema, name)), f"{schema}.{name}"
+def _fingerprints(con: duckdb.DuckDBPyConnection, key: str, rows_sql: str) -> tuple[str, dict[str, str]]:
+    """A table's published rows' fingerprint and, for a table of ``EXPORT_PARTS``, its parts'
+    (the same scan); no parts for any other table."""
+    schema, name = key.split(".")
+    spec = EXPORT_PARTS.get((schema, name))
     if spec is None:
-        return {}, frozenset()
-    if reuse is not None and key in unchanged and key in reuse.parts:
-        return reuse.parts[key], frozenset(reuse.parts[key])
-    parts = part_fingerprints(con, rows_sql, spec.key_sql)
-    return parts, reuse.unchanged_parts(key, parts, storage_version) if reuse is not None else frozenset()
+        return content_fingerprint(con, rows_sql), {}
+    return part_fingerprints(con, rows_sql, spec.key_sql)
 
 
 def build_serving_file(
@@ -259,7 +249,8 @@ def build_serving_file(
             f"{schema}.{name}": _published_rows(con, schema, name, as_of, privacy)
             for schema, name in consumer_tables(con, "wh")
         }
-        fingerprints = {key: content_fingerprint(con, rows) for key, rows in sources.items()}
+        scanned = {key: _fingerprints(con, key, rows) for key, rows in sources.items()}
+        fingerprints = {key: whole for key, (whole, _) in scanned.items()}
         unchanged = reuse.unchanged(fingerprints, storage_version) if reuse is not None else set()
         copied_file = _start_from_copy(reuse, unchanged, fingerprints)
         if copied_file:
@@ -283,7 +274,8 @@ def build_serving_file(
                 con.execute(f"create schema if not exists {schema}")
                 con.execute(f"create table {schema}.{name} as select * from {rows_sql}")  # noqa: S608 (names from the warehouse catalog, checked or quoted; paths through lit())
                 copied.add(fingerprint_rows(fingerprint), key)
-            parts, reused_parts = _parts(con, schema, name, rows_sql, reuse, unchanged, storage_version)
+            parts = scanned[key][1]
+            reused_parts = reuse.unchanged_parts(key, parts, storage_version) if reuse is not None else frozenset()
             published.append(
                 PublishedTable(
                     schema, name, fingerprint_rows(fingerprint), fingerprint, key in unchanged, parts, reused_parts
