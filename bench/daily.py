@@ -119,13 +119,16 @@ def run_scenario(
     shutil.copytree(day, folder, ignore=shutil.ignore_patterns("bench_generation.json"))
     config = folder / "inflow.yml"
     full: PipelineRun = run_pipeline(config, home, "main", first)
+    print_run(f"full build as of {first}", full)
     dropped = drop(next_day, folder)
     refresh: PipelineRun = run_pipeline(config, home, "daily", second, fresh=False)
+    print_run(f"daily refresh as of {second}", refresh)
     floor_run = run_floor(next_day, work, second) if floor else None
     if not compare:
         return {"full": full, "refresh": refresh, "rebuild": None, "floor": floor_run, "diffs": [], "dropped": dropped}
     # the same folder (D+1's exports now), so that file paths in lineage and exceptions agree
     rebuild: PipelineRun = run_pipeline(config, reference, "main", second)
+    print_run(f"rebuild as of {second}", rebuild)
     views = OUTBOX_VIEW | aging_window(config, second)
     diffs = published_differences(home / "serving.duckdb", reference / "serving.duckdb", views=views)
     return {
@@ -136,6 +139,17 @@ def run_scenario(
         "diffs": diffs,
         "dropped": dropped,
     }
+
+
+def print_run(label: str, run: PipelineRun) -> None:
+    """One run's time, peak and stages, printed as soon as it is done (a later failure, such as a
+    full disk at 10M, must not lose what was measured)."""
+    stages = ", ".join(f"{s} {run.stages[s]:.1f}" for s in STAGES)
+    print(
+        f"  {label}: {run.measure.seconds:.1f} s, peak {run.measure.peak_mib:.0f} MiB ({stages}, "
+        f"overhead {run.overhead:.1f}; {', '.join(f'{k} {v:g}' for k, v in run.fixed.items())})",
+        flush=True,
+    )
 
 
 def report_differences(diffs: list[TableDifference]) -> tuple[int, int]:
@@ -173,13 +187,6 @@ def main() -> int:
         compared, unexpected = report_differences(result["diffs"])
         equal = sum(d.equal for d in result["diffs"])
         rows.append((size, result, compared, equal, unexpected))
-        full = result["full"]
-        print(
-            f"  {size:,} invoices: full build {full.measure.seconds:.1f} s, peak {full.measure.peak_mib:.0f} MiB ("
-            + ", ".join(f"{s} {full.stages[s]:.1f}" for s in STAGES)
-            + f", overhead {full.overhead:.1f})",
-            flush=True,
-        )
         if result["rebuild"] is None:
             print(f"  {size:,} invoices: not rebuilt or compared (BENCH_COMPARE_UP_TO={compare_up_to:,})", flush=True)
 
