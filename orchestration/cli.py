@@ -347,7 +347,14 @@ def _unset_source_variables(settings: Settings) -> list[str]:
 def _ui(settings: Settings, port: int) -> NoReturn:
     """Serve the Dagster UI (with its daemon: schedules and sensors) on loopback, over this home's
     instance and the workspace file's code location ``inflow``. The UI has no login of its own:
-    put an authenticating proxy in front of it before serving it beyond this machine."""
+    put an authenticating proxy in front of it before serving it beyond this machine.
+
+    SIGINT and SIGTERM are reset to their defaults before the exec: a shell starts a background
+    job with SIGINT ignored, the ignore survives the exec, and ``dagster dev`` hands SIGTERM the
+    SIGINT disposition, so a UI launched with ``&``, ``nohup`` or from a script would otherwise
+    ignore both and keep its webserver, daemon and code server up until SIGKILL."""
+    import signal
+
     from orchestration.config import REPO_ROOT
 
     env = {
@@ -366,6 +373,8 @@ def _ui(settings: Settings, port: int) -> NoReturn:
         "-p",
         str(port),
     ]
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_DFL)
     os.execvpe(command[0], command, env)  # noqa: S606 (dagster from this venv, arguments built here)
 
 

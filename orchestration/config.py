@@ -708,7 +708,11 @@ class AutomationConfig(_Strict):
 
     daily_refresh: ScheduleConfig = ScheduleConfig(cron="0 5 * * *")
     weekly_forecast: ScheduleConfig = ScheduleConfig(cron="0 6 * * 1")
-    file_sensor: bool = Field(True, description="start the daily refresh when a file source gets a new file")
+    file_sensor: bool = Field(
+        True,
+        description="start the daily refresh when a file source gets a new file (the main job while the home has "
+        "never published)",
+    )
     sensor_interval_seconds: int = Field(300, ge=30)
     debounce_seconds: int = Field(60, ge=0, description="a file counts once unchanged for this long")
     failure_webhook_env: str | None = Field(

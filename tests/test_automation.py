@@ -17,6 +17,7 @@ import yaml
 from orchestration.config import SAMPLE_CONFIG, ConfigError, load_config
 from orchestration.defs.automation import (
     DAILY_JOB,
+    MAIN_JOB,
     build_automation,
     build_failure_hook,
     failure_line,
@@ -85,10 +86,14 @@ def test_a_file_counts_only_once_it_has_settled() -> None:
 def test_a_file_dropped_is_one_run_and_the_same_drop_never_a_second(tmp_path: Path) -> None:
     settings = company_settings(tmp_path, {"debounce_seconds": 0})
     sensor = build_automation(settings).resolve_sensor_def("inflow_new_files")
-    assert sensor.job_name == DAILY_JOB
     with dg.instance_for_test() as instance:
         first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         assert len(first.run_requests) == 1, "the files already there are new to a fresh sensor"
+        assert first.run_requests[0].job_name == MAIN_JOB, "a home that never published has no model to score with"
+        folder = settings.home / "publications" / "p1"
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text("{}")
+        (settings.home / "published").symlink_to(folder)
         quiet = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
         assert quiet.run_requests == [] and quiet.skip_message
         drop = settings.config_path.parent / "erp" / "invoices" / "invoices_2026-12.csv"
@@ -97,6 +102,7 @@ def test_a_file_dropped_is_one_run_and_the_same_drop_never_a_second(tmp_path: Pa
         os.utime(drop, (past, past))
         new = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=quiet.cursor))
         assert len(new.run_requests) == 1 and "invoices_2026-12.csv" in new.run_requests[0].tags["inflow/files"]
+        assert new.run_requests[0].job_name == DAILY_JOB, "a home that has published refreshes daily"
         again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=new.cursor))
         assert again.run_requests == [], "the same drop starts no second run"
         replay = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=quiet.cursor))

@@ -4,9 +4,11 @@ failed step reports.
 - ``inflow_main``: everything, the way ``inflow run`` and ``make run`` run it.
 - ``inflow_daily_refresh``: everything but the cash forecast and the risk model's training (the
   daily scoring uses the last model trained), on the daily schedule and whenever new or changed
-  files arrive in a file source's folder. The forecast's dbt inputs are built daily with the rest
-  of the dbt project: publishing refuses a warehouse whose landing changed without every dbt model
-  rebuilt (:mod:`orchestration.defs.publish.guard`).
+  files arrive in a file source's folder of a home that has published (over a home that never
+  has, the sensor starts ``inflow_main``: there is no model yet for the daily scoring). The
+  forecast's dbt inputs are built daily with the rest of the dbt project: publishing refuses a
+  warehouse whose landing changed without every dbt model rebuilt
+  (:mod:`orchestration.defs.publish.guard`).
 - the weekly schedule (``automation.weekly_forecast``) starts ``inflow_main``: the cash forecast
   and the risk model's training publish only with a complete build around them, which is the
   whole job.
@@ -82,16 +84,26 @@ def landed_by_last_publication(settings: Settings, instance: dg.DagsterInstance)
     return {path: fp for path, fp in file_fingerprints(settings.config).items() if fp[1] < started_ns}
 
 
-def build_file_sensor(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def job_for_new_files(settings: Settings) -> str:
+    """The job a drop of files starts: the daily refresh over a home with a publication, the main
+    job over one without (the UI opened on a new home): the daily refresh scores with the last
+    model trained, which only the main job trains, and would fail its first step."""
+    return DAILY_JOB if current(settings.layout) is not None else MAIN_JOB
+
+
+def build_file_sensor(
+    settings: Settings, daily: dg.UnresolvedAssetJobDefinition, main: dg.UnresolvedAssetJobDefinition
+) -> dg.SensorDefinition:
     automation = settings.config.automation
 
     @dg.sensor(
         name="inflow_new_files",
-        job=job,
+        jobs=[daily, main],
         minimum_interval_seconds=automation.sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING if automation.file_sensor else dg.DefaultSensorStatus.STOPPED,
         description="Starts the daily refresh when a file source's folder gets a new or changed file "
-        f"(once it has been still for {automation.debounce_seconds} s).",
+        f"(once it has been still for {automation.debounce_seconds} s); the main job while the home has "
+        "never published.",
     )
     def new_files(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         seen = json.loads(context.cursor) if context.cursor else landed_by_last_publication(settings, context.instance)
@@ -101,7 +113,13 @@ def build_file_sensor(settings: Settings, job: dg.UnresolvedAssetJobDefinition) 
         key = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
         names = ", ".join(sorted(os.path.basename(p) for p in changed)[:5])
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=key, tags={"inflow/trigger": "new_files", "inflow/files": names})],
+            run_requests=[
+                dg.RunRequest(
+                    run_key=key,
+                    job_name=job_for_new_files(settings),
+                    tags={"inflow/trigger": "new_files", "inflow/files": names},
+                )
+            ],
             cursor=json.dumps({**seen, **changed}, sort_keys=True),
         )
 
@@ -198,4 +216,4 @@ def build_automation(settings: Settings) -> dg.Definitions:
             "The weekly cash forecast and model training (automation.weekly_forecast).",
         ),
     ]
-    return dg.Definitions(jobs=[main, daily], schedules=schedules, sensors=[build_file_sensor(settings, daily)])
+    return dg.Definitions(jobs=[main, daily], schedules=schedules, sensors=[build_file_sensor(settings, daily, main)])
