@@ -1,4 +1,5 @@
-"""In a real browser: the review pack page and the Dagster UI over a home with one run.
+"""In a real browser: the review pack page and the Dagster UI over a home with one run; then
+``inflow ui``, started as a background job, stops on SIGTERM.
 
 Debian's ``chromium`` (``.ci/run`` installs it) is driven by Playwright from PyPI through
 ``executable_path``; no browser build is downloaded. Screenshots are kept under the test's
@@ -19,6 +20,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -81,40 +83,63 @@ def _ready(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class RunningUi:
+    """``inflow ui`` serving the session's home: its address, process (a group of its own) and log."""
+
+    base: str
+    process: subprocess.Popen
+    log: Path
+
+
+def _like_a_background_job() -> None:
+    """What ``inflow ui &`` in a non-interactive shell does to the job it starts: SIGINT ignored
+    (and SIGTERM, as ``nohup``-style wrappers do)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _live_members(group: int) -> list[str]:
+    """The processes of a process group that have not exited (a zombie has exited)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited while we looked
+        name, rest = text.split(" (", 1)[1].rsplit(") ", 1)
+        fields = rest.split()
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(f"{stat.parent.name} {name}")
+    return members
+
+
 @pytest.fixture(scope="module")
-def dagster_ui(published_home: PublishedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``dagster-webserver`` on a free loopback port over the home's instance and code location."""
+def dagster_ui(published_home: PublishedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUi]:
+    """``inflow ui`` (Dagster's webserver, daemon and code server) on a free loopback port over the
+    session's home, started the way a script starts it in the background."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("webserver") / "webserver.log"
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(published_home.home / "dagster"),
-        "INFLOW_HOME": str(published_home.home),
-        "INFLOW_CONFIG": str(published_home.config),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-    webserver = str(Path(sys.executable).parent / "dagster-webserver")
+    log = tmp_path_factory.mktemp("webserver") / "ui.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [webserver, "-h", "127.0.0.1", "-p", str(port), "-m", "orchestration.definitions"],
-            env=env,
+            [sys.executable, "-m", "orchestration.cli", "ui", "--config", str(published_home.config),
+             "--home", str(published_home.home), "--port", str(port)],
+            env={**os.environ, "DAGSTER_DISABLE_TELEMETRY": "1"},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        )
+            preexec_fn=_like_a_background_job,  # noqa: PLW1509 (no threads in this process yet)
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 180
         while not _ready(f"{base}/server_info"):
             if process.poll() is not None or time.time() > deadline:
-                pytest.fail(f"dagster-webserver did not start:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"inflow ui did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield base
+        yield RunningUi(base, process, log)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the webserver and its code server, started here
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if process.poll() is None or _live_members(process.pid):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
@@ -162,17 +187,17 @@ def _dismiss_onboarding(page: object) -> None:
 
 
 def test_dagster_ui_shows_every_asset_group_and_the_pack_plots(
-    browser: object, dagster_ui: str, screenshots: Path
+    browser: object, dagster_ui: RunningUi, screenshots: Path
 ) -> None:
     groups = sorted(set(json.loads(SNAPSHOT.read_text())["assets"].values()))
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{dagster_ui}/asset-groups", wait_until="networkidle", timeout=120_000)
+    page.goto(f"{dagster_ui.base}/asset-groups", wait_until="networkidle", timeout=120_000)
     _dismiss_onboarding(page)
     for group in groups:
         page.get_by_text(group, exact=True).first.wait_for(state="visible", timeout=60_000)
     page.screenshot(path=str(screenshots / "dagster_asset_groups.png"))
 
-    page.goto(f"{dagster_ui}/assets/reports/review_pack", wait_until="networkidle", timeout=120_000)
+    page.goto(f"{dagster_ui.base}/assets/reports/review_pack", wait_until="networkidle", timeout=120_000)
     _dismiss_onboarding(page)
     # A long Markdown value is a "[Show Markdown]" link that opens it in a dialog: open each plot.
     for plot in ("aging_stack", "dso_cei_trend", "cash_forecast_fan"):
@@ -187,3 +212,27 @@ def test_dagster_ui_shows_every_asset_group_and_the_pack_plots(
         dialog.get_by_role("button", name="Close").click()
         dialog.wait_for(state="hidden", timeout=10_000)
     page.close()
+
+
+#: How long ``inflow ui`` may take to stop after SIGTERM (3-11 s measured on the 2-core machine).
+STOP_SECONDS = 60
+
+
+def test_the_ui_started_in_the_background_stops_on_sigterm(dagster_ui: RunningUi) -> None:
+    """A shell starts a background job with SIGINT ignored, and ``dagster dev`` gives SIGTERM what
+    SIGINT does: ``inflow ui &`` used to ignore both and keep its webserver, daemon and code server
+    up until SIGKILL (what systemd or ``docker stop`` would end with). One SIGTERM now stops the
+    whole process group. Run last: it stops the module's UI."""
+    assert len(_live_members(dagster_ui.process.pid)) >= 4, "dagster dev, its webserver, daemon and code server"
+    dagster_ui.process.send_signal(signal.SIGTERM)
+    try:
+        code = dagster_ui.process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"inflow ui ignored SIGTERM for {STOP_SECONDS} s:\n{dagster_ui.log.read_text()[-3000:]}")
+    assert code == 0, dagster_ui.log.read_text()[-3000:]
+    deadline = time.time() + 30
+    while _live_members(dagster_ui.process.pid) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _live_members(dagster_ui.process.pid) == [], "processes of the UI outlived it"
+    assert "Dagster services shut down." in dagster_ui.log.read_text()
+    assert not _ready(f"{dagster_ui.base}/server_info")
