@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
-from orchestration.config import ConfigError
+from orchestration.config import ConfigError, future_as_of
 from orchestration.defs.writeback.commands import add_outbox_parser, run_outbox_command
 from orchestration.failures import environment_message
 from orchestration.home import lock
@@ -297,6 +297,10 @@ def _run(args: argparse.Namespace) -> int:
     unset = _unset_source_variables(settings)
     if unset:
         print("inflow: " + "; ".join(unset), file=sys.stderr)
+        return 2
+    future = future_as_of(settings.config.effective_as_of(args.as_of), dt.date.today())
+    if future:
+        print(f"inflow: {future}", file=sys.stderr)
         return 2
     wait = None if args.wait < 0 else args.wait
     with lock.acquire(settings.layout.lock, wait=wait, on_wait=_tell_waiting):  # held until the reports are out

@@ -900,4 +900,19 @@ def load_config(path: str | os.PathLike[str]) -> InflowConfig:
         raise ConfigError("\n".join(lines)) from None
 
 
+def future_as_of(as_of: dt.date, today: dt.date) -> str | None:
+    """Why a run may not compute as of ``as_of`` when it starts on ``today``, or None.
+
+    A run publishes what was known at the end of its as-of day. A day that has not happened would
+    be published as current (BI keeps it until a run is promoted over it), age every invoice
+    into days still to come, call the running month complete, and queue ERP changes worked out
+    for that day; so it is refused, whoever asks (the CLI, the launchpad or the configuration)."""
+    if as_of <= today:
+        return None
+    return (
+        f"as-of date {as_of} is after today ({today}): a run computes what is known at the end of a day "
+        "that has happened; choose today or an earlier day"
+    )
+
+
 __all__ = ["ColumnSpec", "ConfigError", "InflowConfig", "load_config", "ENTITIES"]

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field, PrivateAttr
 
+from orchestration.config import future_as_of
 from orchestration.defs.keys import EXCEPTION_REPORT_KEY, SERVING_KEY
 from orchestration.defs.publish.guard import changes_warehouse, record_build
 from orchestration.home.lock import Lease
@@ -101,9 +102,12 @@ class RunOptions(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Fix "today" once, when the run starts, so every step of a run that crosses midnight
-        computes as of the same day; a mistyped date fails here, before any step runs."""
+        computes as of the same day; a mistyped or future date fails here, before any step runs."""
         self._started_on = dt.date.today()
-        self.launch_date()
+        launched = self.launch_date()
+        problem = future_as_of(launched, self._started_on) if launched else None
+        if problem:
+            raise dg.Failure(problem, allow_retries=False)
 
     def launch_date(self) -> dt.date | None:
         """The as-of date the launch chose, if any."""
@@ -115,5 +119,11 @@ class RunOptions(dg.ConfigurableResource):
             raise dg.Failure(f"as_of_date {self.as_of_date!r} is not an ISO date like 2026-06-30") from None
 
     def as_of(self, configured: dt.date | None) -> dt.date:
-        """The run's as-of date: the launch's, else the configuration's, else the day the run started."""
-        return self.launch_date() or configured or self._started_on or dt.date.today()
+        """The run's as-of date: the launch's, else the configuration's, else the day the run
+        started; a day after the one the run started on fails the step (:func:`future_as_of`)."""
+        today = self._started_on or dt.date.today()
+        as_of = self.launch_date() or configured or today
+        problem = future_as_of(as_of, today)
+        if problem:
+            raise dg.Failure(problem, allow_retries=False)
+        return as_of

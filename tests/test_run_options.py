@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
 
 from orchestration.cli import run_config
+from orchestration.config import future_as_of
 from orchestration.defs.transform.dbt import build_args
 from orchestration.resources import RunOptions
 from orchestration.settings import Settings
@@ -28,6 +31,37 @@ def test_a_mistyped_date_fails_naming_it() -> None:
         RunOptions(as_of_date="2026-02-30").as_of(CONFIGURED)
     with pytest.raises(dg.Failure, match="not an ISO date"):
         RunOptions(as_of_date="30/06/2026").setup_for_execution(dg.build_init_resource_context())
+
+
+def test_an_as_of_date_after_today_is_refused_whoever_chose_it(tmp_path) -> None:
+    """Today is allowed, tomorrow is not: from the launchpad (before any step), the configuration
+    (at the first step asking for the date) and the CLI (before the run starts, exit code 2)."""
+    today = dt.date.today()
+    tomorrow = today + dt.timedelta(days=1)
+    assert future_as_of(today, today) is None
+    assert future_as_of(today - dt.timedelta(days=1), today) is None
+    assert future_as_of(tomorrow, today) == (
+        f"as-of date {tomorrow} is after today ({today}): a run computes what is known at the end of a day "
+        "that has happened; choose today or an earlier day"
+    )
+    assert RunOptions(as_of_date=today.isoformat()).as_of(None) == today
+    with pytest.raises(dg.Failure, match=f"as-of date {tomorrow} is after today"):
+        RunOptions(as_of_date=tomorrow.isoformat()).setup_for_execution(dg.build_init_resource_context())
+    options = RunOptions()
+    options.setup_for_execution(dg.build_init_resource_context())
+    assert options.as_of(today) == today
+    with pytest.raises(dg.Failure, match=f"as-of date {tomorrow} is after today"):
+        options.as_of(tomorrow)
+    home = tmp_path / "home"
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--home", str(home), "--as-of", tomorrow.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == f"inflow: {future_as_of(tomorrow, today)}"
+    assert not (home / "warehouse.duckdb").exists() and not (home / "serving.duckdb").exists()
 
 
 def test_today_is_fixed_once_when_the_run_starts(monkeypatch: pytest.MonkeyPatch) -> None:
