@@ -196,18 +196,22 @@ def _env_path(name: str) -> Path | None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from seeds.generator import generate_company
+    from seeds.generator import ArgumentRefused, FolderRefused, generate_company
 
-    report = generate_company(
-        out_dir=args.out,
-        customers=args.customers,
-        invoices=args.invoices,
-        seed=args.seed,
-        defect_rate=args.defect_rate,
-        as_of=args.as_of or dt.date.today(),
-        progress=not args.quiet,
-        horizon=args.horizon,
-    )
+    try:
+        report = generate_company(
+            out_dir=args.out,
+            customers=args.customers,
+            invoices=args.invoices,
+            seed=args.seed,
+            defect_rate=args.defect_rate,
+            as_of=args.as_of or dt.date.today(),
+            progress=not args.quiet,
+            horizon=args.horizon,
+        )
+    except (ArgumentRefused, FolderRefused) as exc:
+        print(f"inflow generate: {exc}", file=sys.stderr)
+        return 2
     defects = sum(report.defects.values())
     print(
         f"inflow: wrote {len(report.rows_per_file)} exports ({sum(report.rows_per_file.values()):,} rows, "

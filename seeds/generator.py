@@ -82,6 +82,14 @@ class GenerationReport:
         return sum(n for path, n in self.rows_per_file.items() if path.startswith(prefix))
 
 
+class ArgumentRefused(ValueError):
+    """A size, seed, defect rate or date the generator refuses (``inflow generate`` prints it and exits 2)."""
+
+
+class FolderRefused(FileExistsError):
+    """An output folder the generator will not write into (``inflow generate`` prints it and exits 2)."""
+
+
 def _rng(seed: int, stream: Stream, *keys: int) -> np.random.Generator:
     return np.random.default_rng([seed, int(stream), *keys])
 
@@ -91,27 +99,27 @@ def _validate(customers: int, invoices: int, seed: int, defect_rate: float, as_o
         if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
             raise TypeError(f"{name} must be a datetime.date (a day, not a timestamp), got {day!r}")
     if not as_of <= horizon <= as_of + dt.timedelta(days=MAX_HORIZON_DAYS):
-        raise ValueError(
+        raise ArgumentRefused(
             f"horizon must be from as_of to {MAX_HORIZON_DAYS} days after it, got as_of {as_of}, horizon {horizon}"
         )
     if customers < 10:
-        raise ValueError(f"customers must be at least 10, got {customers}")
+        raise ArgumentRefused(f"customers must be at least 10, got {customers}")
     if invoices < 100:
-        raise ValueError(f"invoices must be at least 100 (a few per month of history), got {invoices}")
+        raise ArgumentRefused(f"invoices must be at least 100 (a few per month of history), got {invoices}")
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        raise ArgumentRefused(f"seed must be a non-negative integer, got {seed}")
     if not 0.0 <= defect_rate < 0.5:
-        raise ValueError(f"defect_rate must be in [0, 0.5), got {defect_rate}")
+        raise ArgumentRefused(f"defect_rate must be in [0, 0.5), got {defect_rate}")
 
 
 def _prepare(out_dir: Path) -> None:
     """Create ``out_dir``, replacing a previous generation; refuse to touch anything else."""
     if out_dir.exists():
         if not out_dir.is_dir():
-            raise NotADirectoryError(f"{out_dir} exists and is not a folder")
+            raise FolderRefused(f"{out_dir} exists and is not a folder")
         foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in GENERATED_ENTRIES)
         if foreign:
-            raise FileExistsError(
+            raise FolderRefused(
                 f"{out_dir} holds files the generator did not write ({', '.join(foreign[:5])}); "
                 "choose an empty or new folder"
             )

@@ -12,6 +12,8 @@ import inspect
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -495,3 +497,41 @@ def test_committed_sample_is_small_and_pinned() -> None:
     assert total < 5 * 1024 * 1024
     cfg = load_config(SAMPLE / "inflow.yml")
     assert cfg.as_of_date == SAMPLE_ARGS["as_of"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--invoices", "50"], "invoices must be at least 100"),
+        (["--as-of", "2026-11-30", "--horizon", "2027-01-30"], "horizon must be from as_of to"),
+        (["--customers", "9"], "customers must be at least 10"),
+    ],
+)
+def test_the_cli_refuses_bad_arguments_in_one_line(tmp_path: Path, extra: list[str], message: str) -> None:
+    """``inflow generate`` names what it refuses, exit code 2, without a traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "generate", "--out", str(tmp_path / "co"), "--quiet", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("inflow generate: ") and message in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "co").exists()
+
+
+def test_the_cli_refuses_a_folder_with_foreign_files_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "generate", "--out", str(tmp_path), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"inflow generate: {tmp_path} holds files the generator did not write (notes.txt); "
+        "choose an empty or new folder"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
