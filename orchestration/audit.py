@@ -249,16 +249,22 @@ def publications_on(trail: AuditTrail, as_of: dt.date) -> list[tuple[str, str, l
     return out
 
 
+def _given(value: object) -> bool:
+    """Whether an event field holds a value: the trail is read through pandas, where an unset text
+    field is NaN, which is truthy and printed as "nan"."""
+    return value is not None and not (isinstance(value, float) and pd.isna(value)) and value != ""
+
+
 def describe(events: Sequence[Mapping[str, object]]) -> list[str]:
     """One line per event, for ``inflow audit``."""
     lines = []
     for e in events:
         inputs = json.loads(str(e["inputs"]))
         parts = [str(e["at"]), str(e["kind"]), str(e["outcome"]), f"by {e['os_user']}"]
-        parts += [f"as of {e['as_of_date']}"] if e.get("as_of_date") else []
-        parts += [str(e["subject"])] if e.get("subject") else []
-        parts += [f"{int(e['rows']):,} rows"] if e.get("rows") is not None and not pd.isna(e["rows"]) else []
+        parts += [f"as of {e['as_of_date']}"] if _given(e.get("as_of_date")) else []
+        parts += [str(e["subject"])] if _given(e.get("subject")) else []
+        parts += [f"{int(e['rows']):,} rows"] if _given(e.get("rows")) else []
         parts += [f"{len(inputs)} input file(s)"] if inputs else []
-        parts += [f"run {e['run_id']}"] if e.get("run_id") else []
-        lines.append("  ".join(parts) + (f"\n    {e['detail']}" if e.get("detail") else ""))
+        parts += [f"run {e['run_id']}"] if _given(e.get("run_id")) else []
+        lines.append("  ".join(parts) + (f"\n    {e['detail']}" if _given(e.get("detail")) else ""))
     return lines

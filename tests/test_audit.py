@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.audit import AuditTrail, InputFile, copy_to_duckdb, publications_on
+from orchestration.audit import AuditTrail, InputFile, copy_to_duckdb, describe, publications_on
 from tests.published_home import PUBLISHED_AS_OF, PublishedHome
 
 
@@ -59,6 +59,21 @@ def test_a_publication_names_its_input_files(tmp_path: Path) -> None:
     assert copy_to_duckdb(trail, con) == 3
     row = con.execute("select kind, outcome, inputs[2].checksum, as_of_date from audit.events where seq = 1").fetchone()
     assert row == ("publish", "started", "bb", dt.date(2026, 6, 30))
+
+
+def test_the_listing_leaves_out_what_an_event_does_not_have(tmp_path: Path) -> None:
+    """Events without a detail, subject, run or date print no "nan" in their place."""
+    trail = AuditTrail(tmp_path)
+    trail.record("load", "loaded", subject="erp__invoices", rows=0, inputs=[InputFile("a.csv", "c1")])
+    trail.record("run", "failed", run_id="r1", as_of=dt.date(2026, 6, 30), detail="step x failed")
+    trail.record("gate", "passed")
+    loaded, failed, gate = describe(trail.frame().to_dict("records"))
+    assert "nan" not in loaded + failed + gate and "\n" not in loaded + gate
+    assert loaded.endswith(
+        "load  loaded  by " + loaded.split(" by ")[1].split("  ")[0] + "  erp__invoices  0 rows  1 input file(s)"
+    )
+    assert failed.endswith("run r1\n    step x failed") and "as of 2026-06-30" in failed
+    assert gate.endswith("gate  passed  by " + gate.split(" by ")[1])
 
 
 @pytest.mark.slow
