@@ -180,3 +180,13 @@ def test_a_failed_step_leaves_one_line_and_calls_the_webhook(monkeypatch: pytest
         }
     ]
     assert failure_line("j", "s", None) == "inflow: j step s failed: failed"
+    assert failure_line("j", "s", " \n") == "inflow: j step s failed: failed"
+    assert failure_line("j", "s", "bad thing\ntraceback") == "inflow: j step s failed: bad thing"
+    rejected = "1 batch(es) of erp__invoices rejected:\n- a.csv: quarantine_share_exceeded"
+    assert failure_line("j", "s", rejected) == (
+        "inflow: j step s failed: 1 batch(es) of erp__invoices rejected: a.csv: quarantine_share_exceeded"
+    )
+    assert failure_line("j", "s", rejected + "\n- b.csv: unparseable_file\n") == (
+        "inflow: j step s failed: 1 batch(es) of erp__invoices rejected: a.csv: quarantine_share_exceeded "
+        "(and 1 more line(s))"
+    )

@@ -141,9 +141,15 @@ def _schedule(
 
 
 def failure_line(job_name: str, step_key: str, error: str | None) -> str:
-    """The one line a failed step leaves in the log and sends to the webhook."""
-    first = (error or "failed").strip().splitlines()[0] if (error or "").strip() else "failed"
-    return f"inflow: {job_name} step {step_key} failed: {first}"
+    """The one line a failed step leaves in the log and sends to the webhook: the error's first
+    line, and when that line only introduces a list ("2 batch(es) of erp__invoices rejected:"),
+    the list's first item too, so the line names the cause."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    cause = lines[0] if lines else "failed"
+    if cause.endswith(":") and len(lines) > 1:
+        cause = f"{cause} {lines[1].removeprefix('- ')}"
+        cause += f" (and {len(lines) - 2} more line(s))" if len(lines) > 2 else ""
+    return f"inflow: {job_name} step {step_key} failed: {cause}"
 
 
 def post_webhook(url: str, payload: Mapping[str, object], timeout_seconds: float = 10.0) -> int:
