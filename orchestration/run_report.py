@@ -42,11 +42,26 @@ DBT_CHATTER = re.compile(
 )
 
 
+#: Dagster's note on a skipped step lists the step it waited for once per output it needed: the
+#: dbt step 60 times over.
+_NOT_EXECUTED = re.compile(r"(were not executed: )\[([^\]]*)\]")
+
+
+def once_each(message: str) -> str:
+    """A skipped step's note with each step it waited for named once, in first-named order."""
+
+    def unique(match: re.Match[str]) -> str:
+        names = [name.strip() for name in match.group(2).split(",") if name.strip()]
+        return match.group(1) + "[" + ", ".join(dict.fromkeys(names)) + "]"
+
+    return _NOT_EXECUTED.sub(unique, message)
+
+
 def _message(record: logging.LogRecord) -> str:
     """The message as logged, without Dagster's prefix, cut at the first blank line (where Dagster
-    appends the stack)."""
+    appends the stack), each step a skipped step waited for named once."""
     meta = getattr(record, "dagster_meta", {}) or {}
-    return str(meta.get("orig_message") or record.getMessage()).split("\n\n")[0].strip()
+    return once_each(str(meta.get("orig_message") or record.getMessage()).split("\n\n")[0].strip())
 
 
 class _OneParagraph(logging.Formatter):

@@ -15,7 +15,7 @@ import pytest
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from orchestration.defs.transform.dbt_console import CONSOLE_LOG, DbtProgress, quiet_events
-from orchestration.run_report import DBT_CHATTER
+from orchestration.run_report import DBT_CHATTER, once_each
 
 RED, YELLOW, RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
@@ -169,3 +169,14 @@ def test_what_quiet_events_uses_of_dagster_dbt_is_still_there() -> None:
 )
 def test_dagster_dbts_own_lines_are_told_apart(message: str, chatter: bool) -> None:
     assert bool(DBT_CHATTER.match(message)) == chatter
+
+
+def test_a_skipped_step_names_each_step_it_waited_for_once() -> None:
+    noisy = (
+        "Dependencies for step serving__published were not executed: "
+        "['cash_forecast', 'cash_forecast', 'dbt_models', 'dbt_models', 'dbt_models', 'ml__risk_model']."
+    )
+    assert once_each(noisy) == (
+        "Dependencies for step serving__published were not executed: ['cash_forecast', 'dbt_models', 'ml__risk_model']."
+    )
+    assert once_each("no list here: ['a', 'a']") == "no list here: ['a', 'a']", "only the skipped-step note"
