@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -470,8 +471,13 @@ def test_a_rejected_redelivery_replaces_nothing_and_a_second_run_changes_nothing
     assert rec.status == "rejected" and "row_count" in rec.message
     assert _state(con)[0] == before[0], "the rows of the last good snapshot stay"
     assert con.execute("select count(*) from quality.source_loads where status = 'loaded'").fetchall() == [(1,)]
+    open_rejections = "select count(*) from quality.exceptions where row_number is null"
+    assert con.execute(open_rejections).fetchall() == [(1,)], "the rejected delivery is open"
     _write(tmp_path, "\n".join([HEADER, *rows[:5]]) + "\n")  # 5 of 10: exactly the threshold, lands
+    time.sleep(1.01)  # load times are to the second: a load in the rejection's second settles nothing
     _land(cfg, con)
+    assert con.execute(open_rejections).fetchall() == [(0,)], "the file's next delivery loaded: settled"
+    assert con.execute("select count(*) from quality.source_loads where status = 'rejected'").fetchall() == [(1,)]
     after = _state(con)
     _, (again,) = _land(cfg, con)
     assert again.status == "skipped" and _state(con) == after

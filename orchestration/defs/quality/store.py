@@ -214,9 +214,12 @@ def settle_rejections(con: duckdb.DuckDBPyConnection) -> None:
     exceptions' columns (:data:`EXCEPTION_COLUMNS`, which publishing, erasure and older homes
     share) as they are.
 
-    A batch is the same when its table and checksum are. A query whose result could not be read was
+    A batch is the same when its table and checksum are. A later delivery loaded from the same
+    file (or query) replaces the rejected one as it replaces a loaded one (decision L1): the owner
+    fixed the file, so its rejection is settled too. A query whose result could not be read was
     rejected without a checksum: a load of the table in a later second is the batch that replaced
-    it (times are to the second; a tie leaves the rejection open rather than hide a newer one).
+    it (times are to the second; a tie leaves the rejection open rather than hide a newer one). A
+    load that a still later delivery replaced (status ``replaced``) was loaded all the same.
     """
     con.execute(
         f"delete from quality.exceptions e where e.row_number is null and {_settled('e', 'detected_at')}"  # noqa: S608 (fixed SQL from _settled)
@@ -225,11 +228,13 @@ def settle_rejections(con: duckdb.DuckDBPyConnection) -> None:
 
 def _settled(rejection: str, at: str) -> str:
     """SQL: the batch rejection ``rejection`` (a row of quality.exceptions or quality.source_loads,
-    rejected at its column ``at``) was followed by a load of the same batch."""
+    rejected at its column ``at``) was followed by a load of the same batch, or a later load of its file."""
+    later = f"l.loaded_at > {rejection}.{at}"
     return (
-        "exists (select 1 from quality.source_loads l where l.status = 'loaded' "  # noqa: S608 (aliases and column names from this module)
+        "exists (select 1 from quality.source_loads l where l.status in ('loaded', 'replaced') "  # noqa: S608 (aliases and column names from this module)
         f"and l.source = {rejection}.source and l.source_table = {rejection}.source_table "
-        f"and (l.checksum = {rejection}.checksum or ({rejection}.checksum = '' and l.loaded_at > {rejection}.{at})))"
+        f"and (l.checksum = {rejection}.checksum or ({rejection}.checksum = '' and {later}) "
+        f"or (l.file = {rejection}.file and {later})))"
     )
 
 
