@@ -154,6 +154,9 @@ class Sheet:
     rows: Sequence[Sequence[object]]
     title: Sequence[str] = field(default_factory=tuple)
     chart: Chart | None = None
+    #: A format per row for its numbers, where rows measure different things (a summary: an
+    #: amount, a count, a percentage); None, or a row beyond the list, keeps the columns' formats.
+    row_kinds: Sequence[Kind | None] = field(default_factory=tuple)
 
 
 def new_workbook(path: Path) -> Workbook:
@@ -212,11 +215,8 @@ def write_sheet(book: Workbook, table: Sheet) -> Worksheet:
     header_format = book.add_format(
         {"bold": True, "bg_color": "#DCE6F1", "bottom": 1, "text_wrap": True, "valign": "top"}
     )
-    formats = {
-        c.kind: book.add_format({"num_format": NUMBER_FORMATS[c.kind]})
-        for c in table.columns
-        if c.kind in NUMBER_FORMATS
-    }
+    kinds = {c.kind for c in table.columns} | {k for k in table.row_kinds if k is not None}
+    formats = {k: book.add_format({"num_format": NUMBER_FORMATS[k]}) for k in kinds if k in NUMBER_FORMATS}
     for i, line in enumerate(table.title):
         sheet.write_string(i, 0, str(neutralise(line)), title_format if i == 0 else note_format)
     header_row = HEADER_ROW if table.title else 0
@@ -226,9 +226,11 @@ def write_sheet(book: Workbook, table: Sheet) -> Worksheet:
             sheet.write_comment(header_row, col, column.note, {"x_scale": 2, "y_scale": 1.5})
         sheet.set_column(col, col, _width(column, table.rows, col))
     dates = {k: book.add_format({"num_format": NUMBER_FORMATS[k]}) for k in ("date", "timestamp")}
-    for offset, values in enumerate(table.rows, start=header_row + 1):
+    for index, values in enumerate(table.rows):
+        row_kind = table.row_kinds[index] if index < len(table.row_kinds) else None
         for col, column in enumerate(table.columns):
-            _write_cell(sheet, offset, col, values[col], formats.get(column.kind), dates)
+            kind = row_kind if row_kind is not None and column.kind in NUMBER_FORMATS else column.kind
+            _write_cell(sheet, header_row + 1 + index, col, values[col], formats.get(kind), dates)
     last_row = header_row + max(len(table.rows), 1)
     last_col = max(len(table.columns) - 1, 0)
     sheet.freeze_panes(header_row + 1, 0)

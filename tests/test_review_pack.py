@@ -28,6 +28,7 @@ from orchestration.defs.keys import REVIEW_PACK_KEY
 from orchestration.defs.quality.store import write_owner_reports
 from orchestration.defs.reporting.render import format_cell
 from orchestration.defs.reporting.sections import (
+    Headline,
     Part,
     Publication,
     ReportError,
@@ -37,7 +38,7 @@ from orchestration.defs.reporting.sections import (
     resolve_as_of,
 )
 from orchestration.spreadsheet_safety import needs_prefix
-from orchestration.workbooks import Column
+from orchestration.workbooks import Column, Sheet, write_workbook
 from tests.published_home import EVIL_CUSTOMER_NAME, PUBLISHED_AS_OF, PublishedHome
 
 AS_OF = dt.date.fromisoformat(PUBLISHED_AS_OF)
@@ -101,6 +102,26 @@ def test_page_cells_format_by_kind_and_neutralise_text() -> None:
     assert format_cell(dt.date(2026, 1, 2), Column("x", "date")).text == "2026-01-02"
     assert format_cell(EVIL_CUSTOMER_NAME, Column("x", "text")).text == "'" + EVIL_CUSTOMER_NAME
     assert format_cell("-12.50", Column("x", "text")).text == "-12.50"
+
+
+def test_summary_figures_are_formatted_as_what_they_measure(tmp_path: Path) -> None:
+    """An amount as money, a count without decimals, days and percentages to one decimal (as the
+    page prints them); rows after the headline keep the column's format."""
+    headline = [
+        Headline("Open AR", 1234.5, "USD"),
+        Headline("Open invoices", 163.0, "invoices"),
+        Headline("Past due", 38.74591890765424, "% of open AR"),
+        Headline("DSO countback", 41.04, "days"),
+    ]
+    assert [h.kind for h in headline] == ["money", "integer", "one_decimal", "one_decimal"]
+    assert [h.text for h in headline] == ["1,234 USD", "163 invoices", "38.7% of open AR", "41.0 days"]
+    rows = [(h.label, h.value, h.unit) for h in headline] + [("Extra", 2.5, "")]
+    columns = [Column("measure", "text"), Column("value", "money"), Column("unit", "text")]
+    path = write_workbook(tmp_path / "s.xlsx", [Sheet("Summary", columns, rows, row_kinds=[h.kind for h in headline])])
+    sheet = load_workbook(path)["Summary"]
+    formats = [sheet.cell(row=r, column=2).number_format for r in range(2, 7)]
+    assert formats == ["#,##0.00;[Red]-#,##0.00", "#,##0", "#,##0.0", "#,##0.0", "#,##0.00;[Red]-#,##0.00"]
+    assert sheet.cell(row=3, column=1).number_format == "General", "a text column keeps its format"
 
 
 def test_a_later_date_than_the_publication_is_refused() -> None:

@@ -101,6 +101,7 @@ def pack_sheets(pack: ReviewPack) -> list[Sheet]:
             ],
             summary_rows,
             title=(title, f"Amounts in {pack.currency}"),
+            row_kinds=[h.kind for h in pack.headline],
         )
     ]
     for section in pack.sections:

@@ -24,7 +24,7 @@ import pandas as pd
 from models.forecast_render import fan_chart_png
 from models.worklist import OVERFLOW
 from orchestration.defs.reporting.charts import aging_stack_png, kpi_trend_png
-from orchestration.workbooks import Chart, Column, column_kind, header_label
+from orchestration.workbooks import Chart, Column, Kind, column_kind, header_label
 
 #: Rows of a long table shown on the page (the workbook has all of them).
 PAGE_ROWS = 25
@@ -104,10 +104,18 @@ class Headline:
     unit: str
 
     @property
+    def kind(self) -> Kind:
+        """The workbook format of the value: an amount in a currency (a three-letter code), a count
+        of invoices, else a figure to one decimal (days, percent), as :attr:`text` shows it."""
+        if len(self.unit) == 3:
+            return "money"
+        return "integer" if self.unit == "invoices" else "one_decimal"
+
+    @property
     def text(self) -> str:
         if self.value is None:
             return "–"
-        if self.unit in ("invoices",) or len(self.unit) == 3:  # a count or a currency code
+        if self.kind in ("integer", "money"):
             return f"{self.value:,.0f} {self.unit}"
         return f"{self.value:,.1f}{'' if self.unit.startswith('%') else ' '}{self.unit}"
 
