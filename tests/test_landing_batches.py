@@ -107,7 +107,14 @@ def test_clean_file_lands_every_row(tmp_path: Path) -> None:
 def test_truncated_file_is_rejected(tmp_path: Path) -> None:
     _write(tmp_path, "\n".join([HEADER, *GOOD_ROWS, "3,10,invoice,2026-01"]) + "\n")
     con, records = _land(_config(tmp_path))
-    _assert_rejected(con, records, "unparseable_file", "inv.csv", "Line: 4")
+    _assert_rejected(
+        con, records, "unparseable_file", "inv.csv", "Line: 4", "Expected Number of Columns: 7 Found: 4",
+        "(lines of the file, the header included): correct or remove that line at the source",
+    )  # fmt: skip
+    assert "Possible fixes" not in records[0].message and "null_padding" not in records[0].message, (
+        "no reader option Inflow refuses is suggested"
+    )
+    assert "\n" not in records[0].message
 
 
 def test_semicolon_file_with_comma_config_is_rejected_with_a_delimiter_hint(tmp_path: Path) -> None:

@@ -216,9 +216,17 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, tbl: TableConfig, requi
     try:
         rows = _materialize(con, _select_mapped(tbl, header, reader))
     except duckdb.Error as exc:
-        first_line = str(exc).split("\n  file =")[0].strip()
-        raise BatchRejected("unparseable_file", f"{path}: {first_line}") from None
+        raise BatchRejected("unparseable_file", f"{path}: {csv_error_text(str(exc))}") from None
     return LandedBatch(str(path), rows, _extra_warning(str(path), header, tbl))
+
+
+def csv_error_text(error: str) -> str:
+    """DuckDB's CSV error as one line a file's owner can act on: what is wrong on which line of
+    the file, without the reader options DuckDB suggests (padding, skipping or a lax mode), which
+    Inflow does not offer: a malformed row is fixed at the source, never guessed at."""
+    what = error.split("\nPossible fixes:")[0].split("\n  file =")[0].removeprefix("Invalid Input Error: ")
+    lines = [line.strip() for line in what.splitlines() if line.strip()]
+    return "; ".join(lines) + " (lines of the file, the header included): correct or remove that line at the source"
 
 
 def _extra_warning(file: str, available: list[str], tbl: TableConfig) -> list[str]:

@@ -60,16 +60,10 @@ def build_publish_asset(
         trail = AuditTrail(settings.home)
         passed = f"every blocking check of build {build.run_id if build else '?'} passed"
         trail.record("gate", "passed", run_id=context.run_id, as_of=as_of, subject="publish", detail=passed)
+        where = dated_link(settings.layout, as_of) if dated else settings.serving_path
         with warehouse.connection() as con:
             inputs = loaded_inputs(con)
-            trail.record(
-                "publish",
-                "started",
-                run_id=context.run_id,
-                as_of=as_of,
-                inputs=inputs,
-                subject=str(settings.serving_path),
-            )
+            trail.record("publish", "started", run_id=context.run_id, as_of=as_of, inputs=inputs, subject=str(where))
             copy_to_duckdb(trail, con)
         retention = settings.config.retention
         publication = publish_unit(
@@ -90,7 +84,6 @@ def build_publish_asset(
             dated=dated,
         )
         tables = publication.tables
-        where = dated_link(settings.layout, as_of) if dated else settings.serving_path
         trail.record(
             "publish",
             "published",
