@@ -173,13 +173,17 @@ def test_the_run_builds_the_pack_with_the_published_numbers(published_home: Publ
         [AS_OF],
     )
     assert open_ar == float(kpi_ar), "the invoice fact and the KPIs agree to the cent"
-    summary = {
-        row[0]: row[1]
-        for row in load_workbook(pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx")["Summary"].iter_rows(
-            min_row=5, values_only=True
-        )
-    }
+    book = load_workbook(pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx")
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=5, values_only=True)}
     assert summary["Open AR"] == open_ar, "the pack's headline is the published open AR, to the cent"
+    buckets = {row[0]: row[1] for row in book["Aging"].iter_rows(min_row=5, values_only=True) if row[0]}
+    history = list(book["Aging history"].iter_rows(min_row=4, values_only=True))
+    header, last = history[0], history[-1]
+    assert last[0].date() == AS_OF and sum(buckets.values()) == pytest.approx(open_ar, abs=1e-6)
+    on_the_day = {label.removesuffix(" (USD)"): value for label, value in zip(header[1:], last[1:], strict=True)}
+    assert {b: v for b, v in on_the_day.items() if v} == buckets, (
+        "the history's own day is the Aging sheet's, cent for cent"
+    )
     p50 = float(_one(serving, "select sum(p50_reporting) from forecast.cash_forecast_weekly where series = 'total'"))
     assert summary["Receipts next 13 weeks (sum of weekly p50)"] == pytest.approx(p50, abs=0.01)
     text = page.read_text(encoding="utf-8")

@@ -257,8 +257,9 @@ def _aging(con: duckdb.DuckDBPyConnection, as_of: dt.date, pub: Publication, cur
         params,
         currency,
     )
+    # The pack's own day comes from the rows of the Aging sheet, so the two show the same cents.
     history = con.execute(
-        """
+        f"""
         with dates as (
             select distinct snapshot_date from marts.fct_ar_aging_daily
             where snapshot_date <= ? and (snapshot_date = ? or snapshot_date = last_day(snapshot_date))
@@ -266,9 +267,14 @@ def _aging(con: duckdb.DuckDBPyConnection, as_of: dt.date, pub: Publication, cur
         )
         select snapshot_date, aging_bucket, bucket_order, sum(open_amount_reporting) as open_amount_reporting
         from marts.fct_ar_aging_daily join dates using (snapshot_date)
-        group by all order by snapshot_date, bucket_order
-        """,
-        [as_of, as_of, TREND_MONTHS],
+        where snapshot_date < ?
+        group by all
+        union all
+        select cast(? as date), aging_bucket, bucket_order, sum(open_amount_reporting)
+        from ({day}) group by all
+        order by snapshot_date, bucket_order
+        """,  # noqa: S608 (one of two constant queries)
+        [as_of, as_of, TREND_MONTHS, as_of, as_of, *params],
     ).df()
     wide = _aging_wide(history, currency)
     return Section(
