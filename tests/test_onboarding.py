@@ -21,7 +21,7 @@ from orchestration.config import ConfigError, load_config
 from orchestration.defs.ingestion.landing import land_table
 from orchestration.defs.quality.fx_coverage import missing_rates
 from orchestration.defs.quality.store import write_owner_reports
-from orchestration.onboard.check import check_config
+from orchestration.onboard.check import check_config, run_check
 from orchestration.onboard.init import build_config, detect_date_formats
 from orchestration.onboard.presets import PRESETS
 from orchestration.warehouse import prepare_landing
@@ -642,3 +642,21 @@ def test_a_run_without_invoices_fails_at_start_naming_what_is_missing(tmp_path: 
     assert "no system-of-record table lands invoices" in capsys.readouterr().err
     assert not (tmp_path / "home").exists()
     assert any(stops and "no system-of-record table lands invoices" in text for stops, text in check_config(path))
+
+
+def test_check_prints_one_bullet_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An invalid configuration is one problem: its keys are listed under its bullet, not as more."""
+    import shutil
+
+    from orchestration.config import SAMPLE_CONFIG
+
+    shutil.copytree(SAMPLE_CONFIG.parent, tmp_path / "co")
+    config = tmp_path / "co" / "inflow.yml"
+    raw = yaml.safe_load(config.read_text())
+    raw["reporting_currencyy"] = "USD"
+    config.write_text(yaml.safe_dump(raw))
+    assert run_check(config) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"inflow check: {config}: 1 problem(s) that would stop a run"
+    assert [line for line in out if line.startswith("  - ")] == [f"  - {config}: invalid configuration"]
+    assert "    - reporting_currencyy: Extra inputs are not permitted" in out

@@ -140,7 +140,10 @@ def run_check(config_path: Path) -> int:
     if problems:
         print(f"inflow check: {config_path}: {len(problems)} problem(s) that would stop a run")
         for text in problems:
-            print(f"  - {text}")
+            first, *details = text.splitlines()
+            print(f"  - {first}")
+            for detail in details:  # one problem's own list (the keys of an invalid configuration)
+                print(f"    {detail.strip()}")
         return 1
     for missing in load_config(config_path).missing_entities():
         print(f"inflow check: note: no table lands {missing}; they are derived from the documents")
