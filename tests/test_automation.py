@@ -186,6 +186,10 @@ def test_a_failed_step_leaves_one_line_and_calls_the_webhook(monkeypatch: pytest
     assert failure_line("j", "s", rejected) == (
         "inflow: j step s failed: 1 batch(es) of erp__invoices rejected: a.csv: quarantine_share_exceeded"
     )
+    detailed = "1 batch(es) of erp__invoices rejected:\n- a.csv: date_order_mismatch: a.csv: column x is ..."
+    assert failure_line("j", "s", detailed) == (
+        "inflow: j step s failed: 1 batch(es) of erp__invoices rejected: a.csv: date_order_mismatch"
+    ), "the file and the rule; the detail is the summary's"
     assert failure_line("j", "s", rejected + "\n- b.csv: unparseable_file\n") == (
         "inflow: j step s failed: 1 batch(es) of erp__invoices rejected: a.csv: quarantine_share_exceeded "
         "(and 1 more line(s))"

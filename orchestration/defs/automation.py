@@ -143,11 +143,12 @@ def _schedule(
 def failure_line(job_name: str, step_key: str, error: str | None) -> str:
     """The one line a failed step leaves in the log and sends to the webhook: the error's first
     line, and when that line only introduces a list ("2 batch(es) of erp__invoices rejected:"),
-    the list's first item too, so the line names the cause."""
+    the list's first item's file and rule ("<file>: <rule>", its detail left to the run's
+    summary), so the line names the cause and stays one line."""
     lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
     cause = lines[0] if lines else "failed"
     if cause.endswith(":") and len(lines) > 1:
-        cause = f"{cause} {lines[1].removeprefix('- ')}"
+        cause = f"{cause} {': '.join(lines[1].removeprefix('- ').split(': ')[:2])}"
         cause += f" (and {len(lines) - 2} more line(s))" if len(lines) > 2 else ""
     return f"inflow: {job_name} step {step_key} failed: {cause}"
 
