@@ -23,6 +23,8 @@ from orchestration.config import REPO_ROOT, SAMPLE_CONFIG, ConfigError, InflowCo
 DEFAULT_HOME = REPO_ROOT / ".inflow"
 #: The dbt profile's target of each engine (``warehouse.engine``).
 DBT_TARGETS = {"duckdb": "warehouse", "spark": "spark"}
+#: The folder of a home holding its dbt profile, where dbt runs.
+PROFILE_FOLDER = "dbt_profile"
 
 
 @dataclass(frozen=True)
@@ -195,12 +197,18 @@ class Settings:
         """The dbt profile of this home, written to ``home/dbt_profile``; returns the folder to give
         dbt as its profiles dir. Two targets: ``warehouse`` (DuckDB: the home's warehouse, the
         engine's memory limit) and ``spark`` (:meth:`_spark_output`); the configured engine's is
-        the default. Written as YAML data, so any path (quotes and spaces included) stays a path."""
-        folder = self.home / "dbt_profile"
+        the default. Written as YAML data, so any path (quotes and spaces included) stays a path.
+
+        The warehouse is named relative to this folder, where Inflow runs dbt
+        (:mod:`orchestration.defs.transform.dbt_guard`): the DuckDB profile is then the same text
+        in every home, and dbt, which checks the profile's connection values before it reuses a
+        saved parse, can start a home's first run from a parse made for another home
+        (``dbt_project/DECISIONS.md`` R1)."""
+        folder = self.home / PROFILE_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         duckdb_output = {
             "type": "duckdb",
-            "path": str(self.warehouse_path),
+            "path": os.path.relpath(self.warehouse_path, folder),
             # Two models or tests at a time: the Python side of one overlaps the SQL of the other.
             "threads": 2,
             "settings": {

@@ -12,24 +12,26 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.transform.dbt import (
     AS_OF_ENV,
+    DBT_DIR,
     DBT_GUARD,
     DBT_RUNS_KEPT,
     PARTIAL_PARSE,
     InflowDbtCli,
     _project_sources,
     as_of_for_dbt,
-    build_args,
     dbt_cli,
     dbt_project,
     keep_parse,
     reuse_parse,
     run_target_path,
+    vars_args,
 )
-from orchestration.resources import RunOptions
+from orchestration.defs.transform.dbt_guard import enter_profile_folder
 from orchestration.settings import Settings
 
 
@@ -133,8 +135,8 @@ def test_dbt_parse_is_handed_from_run_to_run(tmp_path: Path) -> None:
     settings = Settings.load(home=tmp_path)
     first = run_target_path(settings, "run-1")
     reuse_parse(settings, first)
-    assert not (first / PARTIAL_PARSE).exists(), "nothing to hand over before the first run"
-    first.mkdir(parents=True, exist_ok=True)
+    project_parse = (DBT_DIR / "target" / PARTIAL_PARSE).read_bytes()
+    assert (first / PARTIAL_PARSE).read_bytes() == project_parse, "the first run starts from the code's parse"
     (first / PARTIAL_PARSE).write_bytes(b"parse of run 1")
     keep_parse(settings, first)
     second = run_target_path(settings, "run-2")
@@ -144,21 +146,28 @@ def test_dbt_parse_is_handed_from_run_to_run(tmp_path: Path) -> None:
     keep_parse(settings, second)
     assert (settings.dbt_runs_dir / PARTIAL_PARSE).read_bytes() == b"parse of run 2"
     assert [p.name for p in settings.dbt_runs_dir.iterdir() if p.is_file()] == [PARTIAL_PARSE]
+    assert (DBT_DIR / "target" / PARTIAL_PARSE).read_bytes() == project_parse, "a home never writes the code's"
 
 
 def _parse(settings: Settings, target: Path, as_of: dt.date) -> list[str]:
     """dbt parse with a run's vars and date, the way a run starts dbt; dbt's messages."""
-    args = build_args(settings, RunOptions(as_of_date=as_of.isoformat()))
     with as_of_for_dbt(as_of):
-        invocation = dbt_cli(dbt_project(settings)).cli(
-            ["parse", *args[args.index("--vars") : args.index("--vars") + 2]], target_path=target
-        )
+        invocation = dbt_cli(dbt_project(settings)).cli(["parse", *vars_args(settings)], target_path=target)
         return [str(e.raw_event["info"]["msg"]) for e in invocation.stream_raw_events()]
 
 
+def _reused_parse(settings: Settings, target: Path, as_of: dt.date) -> None:
+    """Asserts that dbt started a command from the parse it was given: no full parse, and no model
+    (re)parsed after the command started."""
+    started = time.time()
+    messages = _parse(settings, target, as_of)
+    assert not [m for m in messages if "Unable to do partial parsing" in m], messages
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"].values()
+    assert max(n["created_at"] for n in nodes if n["resource_type"] == "model") < started
+
+
 def test_the_next_days_run_reuses_the_parse_of_the_last(tmp_path: Path) -> None:
-    """The home stays where it is (dbt's profile check includes the warehouse path, so a moved home
-    parses once in full): a run for the next day starts from the last run's parse."""
+    """A run for the next day starts from the last run's parse (the date is not a dbt var, R1)."""
     settings = Settings.load(home=tmp_path)
     first = run_target_path(settings, "run-1")
     reuse_parse(settings, first)
@@ -166,8 +175,30 @@ def test_the_next_days_run_reuses_the_parse_of_the_last(tmp_path: Path) -> None:
     keep_parse(settings, first)
     second = run_target_path(settings, "run-2")
     reuse_parse(settings, second)
-    started = time.time()
-    messages = _parse(settings, second, dt.date(2026, 11, 27))
-    assert not [m for m in messages if "Unable to do partial parsing" in m]
-    nodes = json.loads((second / "manifest.json").read_text())["nodes"].values()
-    assert max(n["created_at"] for n in nodes if n["resource_type"] == "model") < started
+    _reused_parse(settings, second, dt.date(2026, 11, 27))
+
+
+def test_a_new_homes_first_run_starts_from_the_codes_parse(tmp_path: Path) -> None:
+    """The profile names the warehouse relative to its folder, so it is the same text in every home
+    and the parse the definitions made (with the configuration's vars) is valid in a new home."""
+    settings = Settings.load(home=tmp_path / "a new home")
+    dbt_project(settings)  # as the definitions do, before any run
+    first = run_target_path(settings, "run-1")
+    reuse_parse(settings, first)
+    _reused_parse(settings, first, dt.date(2026, 11, 27))
+
+
+def test_dbt_runs_in_its_profiles_folder(tmp_path: Path, monkeypatch) -> None:
+    """The guard makes the profile's folder dbt's working folder (the warehouse path in the profile
+    is relative to it), and leaves the folder alone when dbt is started without a profiles dir."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    enter_profile_folder()
+    assert Path.cwd() == tmp_path
+    folder = Settings.load(home=tmp_path / "home").write_dbt_profile()
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(folder))
+    enter_profile_folder()
+    assert Path.cwd() == folder
+    profile = yaml.safe_load((folder / "profiles.yml").read_text(encoding="utf-8"))
+    warehouse = folder / profile["inflow"]["outputs"]["warehouse"]["path"]
+    assert warehouse.resolve() == tmp_path / "home" / "warehouse.duckdb"

@@ -47,6 +47,7 @@ def _show(engine: str, home: Path, sql: str) -> list[dict]:
             *("--target", DBT_TARGETS[engine], "--target-path", str(home / "target"), "--log-path", str(home)),
         ],
         env=env,
+        cwd=settings.write_dbt_profile(),  # the profile names the warehouse relative to its folder
         capture_output=True,
         text=True,
         timeout=900,

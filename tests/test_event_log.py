@@ -3,7 +3,8 @@ connections kept open.
 
 Kills: a home whose earlier runs vanish when the storage class changes (other folders than
 Dagster's default); engines kept for every run ever read (a long-lived UI process would hold a
-file open per run); a wipe that leaves a database open under deleted files.
+file open per run); a wipe that leaves a database open under deleted files; a table found missing once and never
+looked for again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from orchestration.config import SAMPLE_CONFIG
 from orchestration.home import event_log
@@ -78,4 +80,27 @@ def test_only_the_last_databases_stay_open(tmp_path: Path, monkeypatch: pytest.M
     storage.wipe()
     assert set(storage._engines) <= {"index"}, "no run database stays open"  # noqa: SLF001
     assert not list((tmp_path / "runs").glob("*-*.db")), "the run databases are deleted"
+    storage.dispose()
+
+
+def test_a_present_table_is_asked_for_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster asks whether the index has a table before storing every check result; a table that
+    is there is asked for once, one that is not is asked for again (a migration may add it)."""
+    asked: list[str] = []
+    original = SqliteEventLogStorage.has_table
+
+    def counting(self: SqliteEventLogStorage, table_name: str) -> bool:
+        asked.append(table_name)
+        return original(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counting)
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "runs"))
+    asked.clear()  # whatever the storage asked while starting
+    assert all(storage.supports_asset_checks for _ in range(5))
+    assert asked == ["asset_check_executions"]
+    assert not any(storage.has_table("not_yet_there") for _ in range(2))
+    with storage.index_connection() as conn:
+        conn.exec_driver_sql("create table not_yet_there (x integer)")
+    assert storage.has_table("not_yet_there")
+    assert asked.count("not_yet_there") == 3
     storage.dispose()

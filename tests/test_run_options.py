@@ -114,4 +114,7 @@ def test_the_profile_is_written_as_data_for_any_home_path(tmp_path) -> None:
     home = tmp_path / 'it\'s a "home" ü'
     folder = Settings.load(home=home).write_dbt_profile()
     profile = yaml.safe_load((folder / "profiles.yml").read_text(encoding="utf-8"))
-    assert profile["inflow"]["outputs"]["warehouse"]["path"] == str(home.resolve() / "warehouse.duckdb")
+    outputs = profile["inflow"]["outputs"]
+    assert (folder / outputs["warehouse"]["path"]).resolve() == home.resolve() / "warehouse.duckdb"
+    spark_warehouse = outputs["spark"]["server_side_parameters"]["spark.sql.warehouse.dir"]
+    assert spark_warehouse == str(home.resolve() / "spark" / "warehouse")

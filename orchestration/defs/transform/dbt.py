@@ -170,13 +170,14 @@ def as_of_for_dbt(as_of: dt.date) -> contextlib.AbstractContextManager[None]:
 
 
 def reuse_parse(settings: Settings, target: Path) -> None:
-    """Give a run's dbt the parse the previous run of this home saved. dbt checks it (versions,
-    vars, profile, every file's checksum) and re-parses whatever changed, so a stale one only costs
-    a full parse."""
-    saved = settings.dbt_runs_dir / PARTIAL_PARSE
-    if saved.is_file():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(saved, target / PARTIAL_PARSE)
+    """Give a run's dbt the parse the previous run of this home saved, else (a home's first run)
+    the one :func:`dbt_project` made for the code. dbt checks it (versions, vars, profile, every
+    file's checksum) and re-parses whatever changed, so a stale one only costs a full parse."""
+    for saved in (settings.dbt_runs_dir / PARTIAL_PARSE, DBT_DIR / "target" / PARTIAL_PARSE):
+        if saved.is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(saved, target / PARTIAL_PARSE)
+            return
 
 
 def keep_parse(settings: Settings, target: Path) -> None:
@@ -196,11 +197,12 @@ def run_manifest(settings: Settings, run_id: str) -> Path:
 
 def dbt_project(settings: Settings) -> DbtProject:
     """The dbt project with this home's profile, parsed into a manifest when the manifest is
-    missing or older than the code."""
+    missing or older than the code. The parse has the configuration's vars, as a run's build has,
+    so a new home's first build can start from it (:func:`reuse_parse`)."""
     project = DbtProject(project_dir=DBT_DIR, profiles_dir=settings.write_dbt_profile())
     if _manifest_is_stale(project):
         fingerprint = source_fingerprint(Path(project.project_dir))
-        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        dbt_cli(project).cli(["parse", "--quiet", *vars_args(settings)], target_path=project.target_path).wait()
         _fingerprint_path(project).write_text(fingerprint)
     return project
 
@@ -233,14 +235,19 @@ def dbt_cli(project: DbtProject) -> InflowDbtCli:
     )
 
 
+def vars_args(settings: Settings) -> list[str]:
+    """The configuration's dbt vars as dbt arguments; every command of a home passes the same, so
+    dbt's saved parse stays valid between them (``dbt_project/DECISIONS.md`` R1)."""
+    return ["--vars", json.dumps(settings.config.dbt_vars())]
+
+
 def build_args(settings: Settings, run: RunOptions) -> list[str]:
     """``dbt build`` for one run: the configuration's vars (the date goes in the environment,
     :func:`as_of_for_dbt`). dbt unit tests check SQL logic on mocked rows, not data: they run in
     the test suite, not in every production run."""
     args = [
         "build",
-        "--vars",
-        json.dumps(settings.config.dbt_vars()),
+        *vars_args(settings),
         "--exclude-resource-type",
         "unit_test",
     ]
@@ -256,8 +263,7 @@ def view_args(settings: Settings) -> list[str]:
         DBT_TARGETS["duckdb"],
         "--select",
         "config.materialized:view",
-        "--vars",
-        json.dumps(settings.config.dbt_vars()),
+        *vars_args(settings),
     ]
 
 

@@ -19,6 +19,10 @@ the Dagster process and in the long-lived UI code server; and a crash inside dbt
 take the run's process down with no failure recorded. A guarded subprocess keeps the isolation
 and still cannot outlive its run.
 
+The guard also starts dbt in its profile's folder (``DBT_PROFILES_DIR``, which dagster-dbt sets
+for every command; the project is found through ``DBT_PROJECT_DIR``): the home's profile names
+the warehouse relative to that folder (:meth:`orchestration.settings.Settings.write_dbt_profile`).
+
 The kernel's "parent" is the thread that started dbt; Dagster runs steps of the in-process
 executor on the thread that runs the job, which outlives the step. On systems without
 ``PR_SET_PDEATHSIG`` (macOS) dbt starts unguarded.
@@ -59,9 +63,18 @@ def die_with_parent(parent: int) -> None:
         os._exit(128 + signal.SIGKILL)
 
 
+def enter_profile_folder() -> None:
+    """Make the profile's folder dbt's working folder, where the profile's relative warehouse path
+    points; without ``DBT_PROFILES_DIR`` (dbt started by hand) the folder is left as it is."""
+    folder = os.environ.get("DBT_PROFILES_DIR")
+    if folder:
+        os.chdir(folder)
+
+
 def main() -> None:
     parent = os.getppid()
     die_with_parent(parent)
+    enter_profile_folder()
     os.execv(DBT, [str(DBT), *sys.argv[1:]])  # noqa: S606 (dbt by its absolute path, the arguments dagster-dbt built)
 
 
