@@ -44,6 +44,17 @@ def pytest_configure(config: pytest.Config) -> None:
         dbt_project(Settings.load(SAMPLE_CONFIG, Path(home)))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With ``--dist loadfile``, one module per worker at a time, except that the modules reading
+    the session's published company run on one worker (:mod:`tests.module_groups`)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.module_groups import ModuleGroupScheduling
+
+    return ModuleGroupScheduling(config, log)
+
+
 def _pg_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:

@@ -108,12 +108,13 @@ def good(tmp_path_factory):
     make_warehouse(home / "warehouse.duckdb")
     with threadpool_limits(1):
         first = run(home)
+        between = dt.datetime.now()
         second = run(home)
-    return home, first, second
+    return home, first, second, between
 
 
 def test_a_model_that_beats_its_baselines_is_published(good):
-    home, result, _ = good
+    home, result, *_ = good
     warehouse = home / "warehouse.duckdb"
     assert result.success and check_passed(result)
     assert {
@@ -143,7 +144,7 @@ def test_a_model_that_beats_its_baselines_is_published(good):
 
 
 def test_the_queue_table_keeps_money_as_decimal_and_respects_the_worklist(good):
-    home, _, _ = good
+    home, *_ = good
     warehouse = home / "warehouse.duckdb"
     types = dict(
         query(
@@ -162,13 +163,49 @@ def test_the_queue_table_keeps_money_as_decimal_and_respects_the_worklist(good):
 
 
 def test_a_second_run_on_the_same_data_gives_the_same_version_and_scores(good):
-    home, _, second = good
+    home, _, second, _ = good
     warehouse = home / "warehouse.duckdb"
     assert second.success
     versions = query(warehouse, "select distinct model_version from ml.model_evaluations")
     assert len(versions) == 1  # the same data and parameters: one version, its rows replaced not duplicated
     counts = query(warehouse, "select count(*) as n from ml.model_evaluations")["n"].iloc[0]
     assert counts == (ML.backtest_origins + 1) * 7
+
+
+def kept_training(result) -> bool:
+    """Whether the run's training step kept an earlier training instead of training."""
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == ml_assets.EVALUATIONS_KEY]
+    return event.materialization.metadata["kept_from_an_earlier_run"].value
+
+
+def test_a_second_run_on_the_same_inputs_keeps_the_first_runs_training(good):
+    home, first, second, between = good
+    assert not kept_training(first) and kept_training(second)
+    versions = query(home / "warehouse.duckdb", "select model_version, created_at from ml.risk_model_versions")
+    assert len(versions) == 1 and versions["created_at"].iloc[0] > pd.Timestamp(between), "the latest version again"
+
+
+def test_a_changed_feature_or_an_unfinished_training_trains_again(tmp_path: Path, monkeypatch) -> None:
+    """The model version covers the rows' keys and outcomes only; a feature that changed (a
+    re-delivered export) keeps the version but must train again, as must a training whose folder
+    lacks its inputs digest (killed before it finished)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    make_warehouse(warehouse)
+    assert not kept_training(run(tmp_path))
+    (version,) = query(warehouse, "select model_version from ml.risk_model_versions")["model_version"]
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "update intermediate.int_risk_training_rows set amount = amount + 1 "
+        "where invoice_id = (select min(invoice_id) from intermediate.int_risk_training_rows)"
+    )
+    con.close()
+    changed = run(tmp_path)
+    assert changed.success and not kept_training(changed)
+    assert query(warehouse, "select model_version from ml.risk_model_versions")["model_version"].tolist() == [version]
+    (tmp_path / "models" / version / ml_assets.INPUTS_FILE).unlink()
+    monkeypatch.setattr(ml_assets, "fit_risk_model", fit_on_shuffled_outcomes)  # proves a training ran
+    unfinished = run(tmp_path)
+    assert unfinished.success and not kept_training(unfinished) and not check_passed(unfinished)
 
 
 def fit_on_shuffled_outcomes(rows: pd.DataFrame, known_on: dt.date, params: RiskParams):

@@ -19,6 +19,7 @@ and model artifacts. The graph:
 """
 
 import datetime as dt
+import hashlib
 import json
 import pickle
 from collections.abc import Callable
@@ -28,7 +29,9 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
+import sklearn
 from threadpoolctl import threadpool_limits
 
 from models.backtest import BacktestPlan, plan_origins, run_backtest
@@ -190,6 +193,87 @@ def artifact_dir(settings: Settings, version: str) -> Path:
     return settings.home / "models" / version
 
 
+#: The file of a model's folder holding :func:`training_inputs_digest` of what trained it.
+INPUTS_FILE = "training_inputs.sha256"
+#: The training code: this package's models and the scikit-learn that fits them.
+_TRAINING_CODE = (Path(__file__).resolve().parents[3] / "models", sklearn.__version__)
+
+
+def training_inputs_digest(rows: pd.DataFrame, params: object) -> str:
+    """SHA-256 over everything a training depends on: every column of every training row (in any
+    order), the parameters and backtest plan, the source of ``models/`` and scikit-learn's
+    version. Training is deterministic, so equal digests mean an equal model, evaluations and
+    verdict. (The model version's fingerprint covers only the rows' keys and outcomes: a
+    re-delivered export that changes a feature keeps the version but not this digest.)"""
+    digest = hashlib.sha256()
+    digest.update(np.sort(pd.util.hash_pandas_object(rows, index=False).to_numpy()).tobytes())
+    digest.update(repr(params).encode())
+    folder, sklearn_version = _TRAINING_CODE
+    for source in sorted(folder.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    digest.update(sklearn_version.encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class KeptTraining:
+    """A training this home already did: the model it published and its backtest rows."""
+
+    published: str
+    evaluations: pd.DataFrame
+
+
+def kept_training(con: duckdb.DuckDBPyConnection, folder: Path, version: str, inputs: str) -> KeptTraining | None:
+    """The training of ``version`` this home already did from the same inputs, or None. It counts
+    only when it finished: its folder's inputs digest (written after the model and baselines)
+    matches, and its version row and backtest rows are in the warehouse (written after that)."""
+    written = folder / INPUTS_FILE
+    if not written.is_file() or written.read_text() != inputs:
+        return None
+    tables = {
+        t
+        for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'ml'").fetchall()
+    }
+    if not {"risk_model_versions", "model_evaluations"} <= tables:
+        return None
+    row = con.execute(
+        "select published_model from ml.risk_model_versions where model_version = ?", [version]
+    ).fetchone()
+    evaluations = con.execute(
+        "select * exclude (model_version, trained_on, evaluated_at) from ml.model_evaluations where model_version = ?",
+        [version],
+    ).fetchdf()
+    if row is None or evaluations.empty:
+        return None
+    return KeptTraining(row[0], evaluations)
+
+
+def _evaluations_result(
+    version: str,
+    published: str,
+    training_rows: int,
+    plan: BacktestPlan,
+    evaluations: pd.DataFrame,
+    folder: Path,
+    kept: bool,
+) -> dg.MaterializeResult:
+    """The training step's metadata, from the backtest it ran or the one it kept."""
+    evaluated = set(pd.to_datetime(evaluations["origin_date"].dropna()).dt.date)
+    pooled = evaluations[evaluations["origin_date"].isna()].drop(columns=["calibration_bins"])
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": version,
+            "published_model": published,
+            "training_rows": training_rows,
+            "kept_from_an_earlier_run": kept,
+            "origins": [d.isoformat() for d in plan.origins],
+            "origins_skipped_too_young": [d.isoformat() for d in plan.origins if d not in evaluated],
+            "artifact_dir": dg.MetadataValue.path(str(folder)),
+            "pooled": dg.MetadataValue.md(pooled.round(4).to_markdown(index=False)),
+        }
+    )
+
+
 def latest_version(con: duckdb.DuckDBPyConnection) -> tuple[str, bool, str] | None:
     """(version, passed, artifact_dir) of the latest trained model, or None."""
     exists = con.execute(
@@ -246,6 +330,18 @@ def build_ml_assets(settings: Settings, ml: MlSettings | None = None) -> list[dg
             rows = read_training_rows(con, earliest, ml.max_rows_read)
         fingerprint = data_fingerprint(rows)
         version = model_version(as_of, fingerprint, (ml.risk, plan))
+        folder = artifact_dir(settings, version)
+        inputs = training_inputs_digest(rows, (ml.risk, plan))
+        with warehouse.connection(read_only=True) as con:
+            kept = kept_training(con, folder, version, inputs)
+        if kept is not None:
+            context.log.info(f"model {version}: this home trained it on the same rows, parameters and code; kept")
+            with warehouse.connection() as con:
+                con.execute(
+                    "update ml.risk_model_versions set created_at = ? where model_version = ?",
+                    [dt.datetime.now(), version],
+                )
+            return _evaluations_result(version, kept.published, len(rows), plan, kept.evaluations, folder, True)
         # One OpenMP thread: measured on the shared 2-core machine, two threads made a fit 7x slower.
         with threadpool_limits(1):
             backtest = run_backtest(rows, as_of, ml.risk, plan, fit=fit_risk_model)
@@ -253,7 +349,7 @@ def build_ml_assets(settings: Settings, ml: MlSettings | None = None) -> list[dg
             baselines = fit_baselines(rows, as_of, ml.risk)
         verdict = beats_baseline(backtest.evaluations, model.name)
         published = model.name if verdict.passed else baselines.name
-        folder = artifact_dir(settings, version)
+        (folder / INPUTS_FILE).unlink(missing_ok=True)  # written last: the folder is whole only with it
         folder.mkdir(parents=True, exist_ok=True)
         for name, obj in (("model.pkl", model), ("baselines.pkl", baselines)):
             with open(folder / name, "wb") as handle:
@@ -293,18 +389,8 @@ def build_ml_assets(settings: Settings, ml: MlSettings | None = None) -> list[dg
                     dt.datetime.now(),
                 ],
             )
-        pooled = backtest.evaluations[backtest.evaluations["origin_date"].isna()].drop(columns=["calibration_bins"])
-        return dg.MaterializeResult(
-            metadata={
-                "model_version": version,
-                "published_model": published,
-                "training_rows": len(rows),
-                "origins": [d.isoformat() for d in plan.origins],
-                "origins_skipped_too_young": [d.isoformat() for d in backtest.skipped_origins],
-                "artifact_dir": dg.MetadataValue.path(str(folder)),
-                "pooled": dg.MetadataValue.md(pooled.round(4).to_markdown(index=False)),
-            }
-        )
+        (folder / INPUTS_FILE).write_text(inputs)
+        return _evaluations_result(version, published, len(rows), plan, backtest.evaluations, folder, False)
 
     @dg.asset(
         key=RISK_MODEL_KEY,
