@@ -34,6 +34,7 @@ import pandas as pd
 import sklearn
 from threadpoolctl import threadpool_limits
 
+import models
 from models.backtest import BacktestPlan, plan_origins, run_backtest
 from models.baselines import BaselineScorer, fit_baselines
 from models.card import card_markdown, model_card
@@ -195,8 +196,8 @@ def artifact_dir(settings: Settings, version: str) -> Path:
 
 #: The file of a model's folder holding :func:`training_inputs_digest` of what trained it.
 INPUTS_FILE = "training_inputs.sha256"
-#: The training code: this package's models and the scikit-learn that fits them.
-_TRAINING_CODE = (Path(__file__).resolve().parents[3] / "models", sklearn.__version__)
+#: The training code: the `models` package (its source) and the scikit-learn that fits them.
+_TRAINING_CODE = (Path(models.__file__).parent, sklearn.__version__)
 
 
 def training_inputs_digest(rows: pd.DataFrame, params: object) -> str:
