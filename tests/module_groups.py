@@ -1,16 +1,22 @@
 """How the suite's test modules are shared between the two xdist workers.
 
 ``--dist loadfile`` runs each module whole on one worker, so a module's fixtures are built once.
-A session fixture is built once per worker, though: the published company of
-``tests/published_home.py`` (generated and run through the main job, about 45 s) was built on
-both workers, because modules reading it ran on each. Here every module that names the fixture is
-one scope, so it is built once. That scope (the Spark build, the review pack, the browser, about
-a quarter of the suite's time) is handed out first, so the other worker spends that time on the
-other modules instead of waiting at the end for a long scope handed out last.
+Two changes to it:
+
+- A session fixture is built once per worker: the published company of
+  ``tests/published_home.py`` (generated and run through the main job, about 45 s) was built on
+  both, because modules reading it ran on each. Every module that names the fixture is here one
+  scope, so it is built once.
+- xdist hands out the scopes with the most tests first, so a long module with few tests (the
+  daily-refresh benchmark, one test of two minutes) could start last and keep one worker busy
+  while the other waited. Here the longest scope still waiting goes next, by the seconds each
+  module took in a measured run (``tests/module_seconds.json``; a module not listed took a few
+  seconds). The figures only order the work: a stale one costs balance, never a result.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,6 +24,8 @@ from xdist.scheduler import LoadFileScheduling
 
 #: The scope of every module that reads the session's published company.
 PUBLISHED_SCOPE = "published_home"
+#: Seconds per test module, from a run of the suite with ``--durations=0``.
+MODULE_SECONDS = Path(__file__).with_name("module_seconds.json")
 _NAMES_THE_FIXTURE = re.compile(r"\bpublished_home\b")
 
 
@@ -36,17 +44,34 @@ def scope_of(nodeid: str, readers: frozenset[str]) -> str:
     return PUBLISHED_SCOPE if module in readers else module
 
 
+def scope_seconds(module_seconds: dict[str, float], readers: frozenset[str]) -> dict[str, float]:
+    """Expected seconds per scope: each module's, the readers' summed into the published scope."""
+    seconds: dict[str, float] = {}
+    for module, taken in module_seconds.items():
+        scope = scope_of(module, readers)
+        seconds[scope] = seconds.get(scope, 0.0) + taken
+    return seconds
+
+
+def longest_first(queue: list[str], seconds: dict[str, float]) -> str:
+    """The scope to hand out next: the longest expected; among equals (every unlisted module),
+    the first in xdist's own order."""
+    return max(queue, key=lambda scope: seconds.get(scope, 0.0))
+
+
 class ModuleGroupScheduling(LoadFileScheduling):
-    """xdist's load-by-module scheduling, with the published company's readers as one module."""
+    """xdist's load-by-module scheduling, with the published company's readers as one scope and
+    the longest scope handed out first."""
 
     def __init__(self, config, log=None) -> None:
         super().__init__(config, log)
-        self._readers = published_readers(Path(config.rootpath) / "tests")
+        readers = published_readers(Path(config.rootpath) / "tests")
+        self._readers = readers
+        self._seconds = scope_seconds(json.loads(MODULE_SECONDS.read_text(encoding="utf-8")), readers)
 
     def _split_scope(self, nodeid: str) -> str:
         return scope_of(nodeid, self._readers)
 
     def _assign_work_unit(self, node) -> None:
-        if PUBLISHED_SCOPE in self.workqueue:
-            self.workqueue.move_to_end(PUBLISHED_SCOPE, last=False)
+        self.workqueue.move_to_end(longest_first(list(self.workqueue), self._seconds), last=False)
         super()._assign_work_unit(node)

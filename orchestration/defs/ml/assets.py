@@ -261,6 +261,7 @@ def _evaluations_result(
     """The training step's metadata, from the backtest it ran or the one it kept."""
     evaluated = set(pd.to_datetime(evaluations["origin_date"].dropna()).dt.date)
     pooled = evaluations[evaluations["origin_date"].isna()].drop(columns=["calibration_bins"])
+    pooled = pooled.round(dict.fromkeys(pooled.select_dtypes("number").columns, 4))
     return dg.MaterializeResult(
         metadata={
             "model_version": version,
@@ -270,7 +271,7 @@ def _evaluations_result(
             "origins": [d.isoformat() for d in plan.origins],
             "origins_skipped_too_young": [d.isoformat() for d in plan.origins if d not in evaluated],
             "artifact_dir": dg.MetadataValue.path(str(folder)),
-            "pooled": dg.MetadataValue.md(pooled.round(4).to_markdown(index=False)),
+            "pooled": dg.MetadataValue.md(pooled.to_markdown(index=False)),
         }
     )
 
