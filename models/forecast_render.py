@@ -17,6 +17,10 @@ import pandas as pd
 SCENARIO_SEPARATOR = "__"
 
 
+class UnknownCurrency(ValueError):
+    """A currency the published forecast has no rows for; the message names the ones it has."""
+
+
 def _money(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -30,7 +34,8 @@ def render_forecast_table(weekly: pd.DataFrame, currency: str | None = None) -> 
     """The horizon weeks as a text table: p10 / p50 / p90 and each scenario's p50.
 
     ``weekly`` is ``forecast.cash_forecast_weekly``. Without ``currency`` the total in the
-    reporting currency is shown; with one, that currency's rows in that currency.
+    reporting currency is shown; with one, that currency's rows in that currency. A currency
+    with no rows raises ``UnknownCurrency``: a table of nothing would read as a forecast of zero.
     """
     rows = (
         weekly[weekly["series"] == "total"]
@@ -39,7 +44,9 @@ def render_forecast_table(weekly: pd.DataFrame, currency: str | None = None) -> 
     )
     if rows.empty:
         available = sorted(weekly.loc[weekly["series"] == "currency", "currency"].unique())
-        return f"no forecast rows for currency {currency!r}; available: {', '.join(available) or 'none'}\n"
+        raise UnknownCurrency(
+            f"no forecast rows for currency {currency!r}; available: {', '.join(available) or 'none'}"
+        )
     rows = rows.sort_values("week_index")
     shown = rows["currency"].iloc[0]
     as_of = pd.Timestamp(rows["as_of_date"].iloc[0]).date().isoformat()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.evaluate import evaluate_split
-from models.forecast_render import render_forecast_table
+from models.forecast_render import UnknownCurrency, render_forecast_table
 from orchestration.defs.ml.assets import MlSettings
 from orchestration.settings import Settings
 from orchestration.spreadsheet_safety import safe_row
@@ -43,7 +43,10 @@ def forecast_table(settings: Settings, as_of: dt.date | None, currency: str | No
     if weekly.empty:
         dated = f" as of {as_of}" if as_of else ""
         raise CommandError(f"no published forecast{dated} in {settings.serving_path}")
-    return render_forecast_table(weekly, currency)
+    try:
+        return render_forecast_table(weekly, currency)
+    except UnknownCurrency as exc:
+        raise CommandError(f"{exc} (in {settings.serving_path})") from exc
 
 
 def evaluate(settings: Settings, split: dt.date, out: Path | None, bootstrap_samples: int = 1000) -> pd.DataFrame:

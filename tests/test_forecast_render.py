@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from models.forecast_render import fan_chart_png, render_forecast_table
+from models.forecast_render import UnknownCurrency, fan_chart_png, render_forecast_table
 
 
 def weekly(model: str = "forecast", scenarios: tuple[str, ...] = ("late_15",)) -> pd.DataFrame:
@@ -53,10 +54,9 @@ def test_table_of_one_currency_and_the_fallback_note() -> None:
     assert "NOTE: the forecast did not beat the due-date baseline" in text and "due_date baseline" in text
 
 
-def test_unknown_currency_names_the_available_ones() -> None:
-    assert (
-        render_forecast_table(weekly(), currency="JPY") == "no forecast rows for currency 'JPY'; available: EUR, USD\n"
-    )
+def test_unknown_currency_is_an_error_naming_the_available_ones() -> None:
+    with pytest.raises(UnknownCurrency, match=r"^no forecast rows for currency 'JPY'; available: EUR, USD$"):
+        render_forecast_table(weekly(), currency="JPY")
 
 
 def test_fan_chart_is_a_png_and_deterministic() -> None:

@@ -162,6 +162,7 @@ def test_a_database_password_reaches_no_file_and_no_output(tmp_path: Path, postg
     check = _inflow("check", "--config", str(config), env=env)
     assert check.returncode == 1 and "query_failed" in check.stdout, check.stdout
     unset = _inflow("check", "--config", str(config))
+    assert unset.returncode == 2  # `inflow run` refuses an unset variable before starting too
     assert "INFLOW_TEST_WF_PASSWORD (named by sources.workflow.url) is not set" in unset.stdout
     outputs = run.stdout + run.stderr + check.stdout + check.stderr
     assert SENTINEL not in outputs

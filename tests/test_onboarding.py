@@ -619,6 +619,20 @@ def test_check_reports_unparseable_samples_and_a_share_that_would_stop_the_run(t
     assert any(stops and "would be quarantined" in t for stops, t in findings), findings
 
 
+def test_check_ends_with_the_status_a_run_would_end_with(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0 for a clean sample, 1 when a source would stop the run, 2 when the run would refuse the
+    configuration (a missing file, like an invalid one, is what `inflow run` exits 2 for)."""
+    from orchestration.cli import main
+
+    _write(tmp_path, "inv.csv", _rows(3))
+    assert run_check(_config(tmp_path, {"invoices": _invoice_table("inv.csv")})) == 0
+    assert run_check(_config(tmp_path, {"invoices": _invoice_table("nothing_*.csv")})) == 1
+    missing = tmp_path / "absent.yml"
+    assert run_check(missing) == 2
+    assert main(["run", "--config", str(missing), "--home", str(tmp_path / "home")]) == 2
+    assert f"inflow check: {missing}: 1 problem(s) that would stop a run" in capsys.readouterr().out
+
+
 def test_configuration_reference_is_in_sync() -> None:
     from orchestration.onboard.reference import REFERENCE, render_reference
 
@@ -655,7 +669,7 @@ def test_check_prints_one_bullet_per_problem(tmp_path: Path, capsys: pytest.Capt
     raw = yaml.safe_load(config.read_text())
     raw["reporting_currencyy"] = "USD"
     config.write_text(yaml.safe_dump(raw))
-    assert run_check(config) == 1
+    assert run_check(config) == 2  # `inflow run` refuses it before starting: the same status
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"inflow check: {config}: 1 problem(s) that would stop a run"
     assert [line for line in out if line.startswith("  - ")] == [f"  - {config}: invalid configuration"]

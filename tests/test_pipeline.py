@@ -250,6 +250,11 @@ def test_forecast_and_evaluate_read_what_the_run_left(company: Path, first_run: 
     printed = inflow("forecast", "--config", str(company / "inflow.yml"), "--home", str(first_run)).stdout
     weeks = [line for line in printed.splitlines() if line.strip()[:2].strip().isdigit()]
     assert printed.startswith(f"Cash receipts forecast as of {AS_OF}") and len(weeks) == 13
+    unknown = inflow(
+        "forecast", "--config", str(company / "inflow.yml"), "--home", str(first_run), "--currency", "XYZ", check=False
+    )
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert "no forecast rows for currency 'XYZ'; available: " in unknown.stderr
     settings = Settings.load(company / "inflow.yml", first_run)
     metrics = evaluate(settings, AS_OF - dt.timedelta(days=180), tmp_path / "eval", bootstrap_samples=20)
     assert {"auc", "mae_days", "weekly_receipts_wape"} == set(metrics["metric"])

@@ -115,13 +115,27 @@ def _no_bounds() -> Bounds:
     return Bounds(as_of=dt.date.today())
 
 
-def check_config(config_path: Path) -> list[Finding]:
-    """Every finding of a configuration and of its sources' first rows (empty when all is well)."""
+EXIT_STOPPED = 1
+"""``inflow check``'s status when a run would start and fail (a source's files or first rows)."""
+EXIT_REFUSED = 2
+"""Its status when ``inflow run`` would refuse the configuration before starting (its own status 2)."""
+
+
+def _refusals(config_path: Path) -> tuple[InflowConfig | None, list[str]]:
+    """The configuration, and what ``inflow run`` refuses before it starts: a configuration that
+    does not load (then no configuration), a variable it names that is not set."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        return [(True, str(exc))]
-    problems: list[Finding] = [(True, text) for text in missing_variables(config.secret_references())]
+        return None, [str(exc)]
+    return config, list(missing_variables(config.secret_references()))
+
+
+def _findings(config: InflowConfig | None, refused: list[str]) -> list[Finding]:
+    """The refusals, then the findings of every table's files and first rows."""
+    problems: list[Finding] = [(True, text) for text in refused]
+    if config is None:
+        return problems
     con = duckdb.connect()
     try:
         with tempfile.TemporaryDirectory(prefix="inflow-check-") as tmp:
@@ -132,20 +146,28 @@ def check_config(config_path: Path) -> list[Finding]:
     return problems
 
 
+def check_config(config_path: Path) -> list[Finding]:
+    """Every finding of a configuration and of its sources' first rows (empty when all is well)."""
+    return _findings(*_refusals(config_path))
+
+
 def run_check(config_path: Path) -> int:
-    """Print every problem at once; 0 when there is none."""
-    findings = check_config(config_path)
+    """Print every problem at once. The status is the one ``inflow run`` would end with: 2 when it
+    would refuse the configuration, 1 when a source would stop it, 0 when neither would (so a
+    script can tell a configuration to fix from an export to fix)."""
+    config, refused = _refusals(config_path)
+    findings = _findings(config, refused)
     problems = [text for stops, text in findings if stops]
     notes = [text for stops, text in findings if not stops]
-    if problems:
+    if problems or config is None:  # no configuration is always a refusal, so among the problems
         print(f"inflow check: {config_path}: {len(problems)} problem(s) that would stop a run")
         for text in problems:
             first, *details = text.splitlines()
             print(f"  - {first}")
             for detail in details:  # one problem's own list (the keys of an invalid configuration)
                 print(f"    {detail.strip()}")
-        return 1
-    for missing in load_config(config_path).missing_entities():
+        return EXIT_REFUSED if refused else EXIT_STOPPED
+    for missing in config.missing_entities():
         print(f"inflow check: note: no table lands {missing}; they are derived from the documents")
     print(f"inflow check: {config_path}: configuration valid, every source's first rows read")
     for text in notes:
