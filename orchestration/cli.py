@@ -348,8 +348,7 @@ def _unset_source_variables(settings: Settings) -> list[str]:
     """Environment variables the sources' URLs name that are not set (a run would fail landing)."""
     from orchestration.secret_refs import missing_variables
 
-    refs = [(where, text) for where, text in settings.config.secret_references() if where.startswith("sources.")]
-    return list(missing_variables(refs))
+    return list(missing_variables(settings.config.secret_references("sources")))
 
 
 def _ui(settings: Settings, port: int) -> NoReturn:

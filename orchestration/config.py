@@ -796,14 +796,16 @@ class InflowConfig(_Strict):
     def _roots(self) -> tuple[Path, PathsConfig]:
         return self.base_dir, self.paths
 
-    def secret_references(self) -> list[tuple[str, str]]:
-        """(setting, configured text) of every secret-bearing setting that names variables."""
+    def secret_references(self, area: Literal["sources", "writeback"] | None = None) -> list[tuple[str, str]]:
+        """(setting, configured text) of every secret-bearing setting that names variables; with
+        ``area``, of that section only (a run lands sources; only ``inflow outbox send`` needs the
+        writeback targets')."""
         refs = [(f"sources.{name}.url", src.url) for name, src in self.sources.items() if src.url]
         for name, target in self.writeback.targets.items():
             where = f"writeback.targets.{name}"
             refs += [(f"{where}.url", target.url)] if getattr(target, "url", None) else []
             refs += [(f"{where}.headers.{h}", v) for h, v in (getattr(target, "headers", None) or {}).items()]
-        return refs
+        return [(where, text) for where, text in refs if area is None or where.startswith(f"{area}.")]
 
     def missing_entities(self) -> list[str]:
         """Entities the marts use that no table lands, and that Inflow then derives (warned at start)."""

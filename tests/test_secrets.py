@@ -10,7 +10,7 @@ import yaml
 
 from orchestration.config import ConfigError, load_config
 from orchestration.defs.ingestion.readers import BatchRejected, read_query
-from orchestration.onboard.check import check_config
+from orchestration.onboard.check import check_config, run_check
 from orchestration.secret_refs import SecretMissing, missing_variables, redact, resolve_secrets
 
 SAMPLE = Path(__file__).resolve().parent.parent / "seeds" / "sample" / "inflow.yml"
@@ -58,6 +58,38 @@ def test_inflow_check_names_the_missing_variable(tmp_path: Path, monkeypatch: py
     findings = check_config(_with_workflow_url(tmp_path, "${INFLOW_T_WF_URL}"))
     problems = [text for stops, text in findings if stops]
     assert problems == ["environment variable INFLOW_T_WF_URL (named by sources.workflow.url) is not set"]
+
+
+def test_check_refuses_an_unset_source_variable_and_notes_a_writeback_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run lands sources, so an unset source variable is a refusal (status 2, as `inflow run`);
+    only `inflow outbox send` needs a writeback target's, so that one is a note (status 0)."""
+    monkeypatch.delenv("INFLOW_T_ERP_TOKEN", raising=False)
+    path = _with_workflow_url(tmp_path, "unused")
+    raw = yaml.safe_load(path.read_text())
+    raw["sources"].pop("workflow")  # the one source with a URL: none is left
+    raw["writeback"]["targets"]["erp_api"] = {
+        "type": "rest",
+        "url": "https://erp.example/api",
+        "owner": "ar@x.example",
+        "kinds": ["note"],
+        "headers": {"Authorization": "Bearer ${INFLOW_T_ERP_TOKEN}"},
+    }
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load_config(path)
+    assert [where for where, _ in config.secret_references("sources")] == []
+    assert [where for where, _ in config.secret_references("writeback")] == [
+        "writeback.targets.erp_api.url",
+        "writeback.targets.erp_api.headers.Authorization",
+    ]
+    assert run_check(path) == 0
+    out = capsys.readouterr().out
+    assert "INFLOW_T_ERP_TOKEN (named by writeback.targets.erp_api.headers.Authorization) is not set" in out
+    assert "`inflow outbox send` would stop" in out and "problem(s) that would stop a run" not in out
+
+    monkeypatch.delenv("INFLOW_T_WF_URL", raising=False)
+    assert run_check(_with_workflow_url(tmp_path, "${INFLOW_T_WF_URL}")) == 2
 
 
 def test_an_unusable_url_or_failed_query_never_shows_the_secret() -> None:

@@ -123,12 +123,12 @@ EXIT_REFUSED = 2
 
 def _refusals(config_path: Path) -> tuple[InflowConfig | None, list[str]]:
     """The configuration, and what ``inflow run`` refuses before it starts: a configuration that
-    does not load (then no configuration), a variable it names that is not set."""
+    does not load (then no configuration), a variable a source names that is not set."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         return None, [str(exc)]
-    return config, list(missing_variables(config.secret_references()))
+    return config, list(missing_variables(config.secret_references("sources")))
 
 
 def _findings(config: InflowConfig | None, refused: list[str]) -> list[Finding]:
@@ -166,10 +166,15 @@ def run_check(config_path: Path) -> int:
             print(f"  - {first}")
             for detail in details:  # one problem's own list (the keys of an invalid configuration)
                 print(f"    {detail.strip()}")
-        return EXIT_REFUSED if refused else EXIT_STOPPED
-    for missing in config.missing_entities():
-        print(f"inflow check: note: no table lands {missing}; they are derived from the documents")
-    print(f"inflow check: {config_path}: configuration valid, every source's first rows read")
-    for text in notes:
-        print(f"  would quarantine: {text}")
-    return 0
+    else:
+        for missing in config.missing_entities():
+            print(f"inflow check: note: no table lands {missing}; they are derived from the documents")
+        print(f"inflow check: {config_path}: configuration valid, every source's first rows read")
+        for text in notes:
+            print(f"  would quarantine: {text}")
+    if config is not None:  # a run does not need them; the closed loop does
+        for text in missing_variables(config.secret_references("writeback")):
+            print(f"inflow check: note: {text}: `inflow outbox send` would stop")
+    if not problems:
+        return 0
+    return EXIT_REFUSED if refused else EXIT_STOPPED
