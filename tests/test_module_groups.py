@@ -38,16 +38,6 @@ def test_a_reader_shares_the_published_scope_and_any_other_module_is_its_own() -
     assert scope_of("tests/test_pipeline.py::test_c[x::y]", readers) == "tests/test_pipeline.py"
 
 
-class _Worker:
-    """What the scheduler asks of an xdist worker: its collection, and tests to run."""
-
-    def __init__(self) -> None:
-        self.sent: list[list[int]] = []
-
-    def send_runtest_some(self, indices: list[int]) -> None:
-        self.sent.append(indices)
-
-
 def test_the_published_scope_sums_its_modules_and_the_longest_scope_goes_first() -> None:
     readers = frozenset({"tests/test_review_pack.py", "tests/test_spark_engine.py"})
     measured = {"tests/test_review_pack.py": 100.0, "tests/test_spark_engine.py": 200.0, "tests/test_faults.py": 250.0}
