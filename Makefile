@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export INFLOW_HOME ?= $(CURDIR)/.inflow
 
 
-.PHONY: setup run test lint ui bench bench-daily lock clean
+.PHONY: setup run test test-slow lint ui bench bench-daily lock clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,13 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/inflow run
 
+# CI's suite: every test but the few marked slow, which would take it past 20 minutes.
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+# The slow tests (README "Tests"): the Spark build and Spark's number macros need Java.
+test-slow: setup
+	$(BIN)/pytest -m slow
 
 # ruff (lint + format) on the Python, sqlfluff (dbt templater, dbt_project/.sqlfluff) on the SQL.
 lint: setup

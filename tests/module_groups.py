@@ -24,7 +24,7 @@ from xdist.scheduler import LoadFileScheduling
 
 #: The scope of every module that reads the session's published company.
 PUBLISHED_SCOPE = "published_home"
-#: Seconds per test module, from a run of the suite with ``--durations=0``.
+#: Seconds per test module, from a run of ``make test`` (the slow tests left out) with ``--durations=0``.
 MODULE_SECONDS = Path(__file__).with_name("module_seconds.json")
 _NAMES_THE_FIXTURE = re.compile(r"\bpublished_home\b")
 

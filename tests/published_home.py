@@ -1,7 +1,9 @@
 """A small generated company published once per test session, with a customer named like a formula.
 
 Tests of what a publication looks like to people (the review pack, the exports, the browser)
-read it instead of each running the pipeline.
+read it, and tests of what a later run does to a published home (the pipeline's, the publish
+guard's) run on copies of it, instead of each running the pipeline on a company of its own.
+Nothing may change it: every reader gets the same publication.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ PUBLISHED_AS_OF = "2026-11-27"
 
 @dataclass(frozen=True)
 class PublishedHome:
-    """A generated company run once through ``inflow run``: its config, home and the customer
-    whose name was replaced by a formula."""
+    """A generated company run once through ``inflow run``: its config, home, the customer whose
+    name was replaced by a formula, and what the run printed."""
 
     config: Path
     home: Path
     evil_customer_id: str
+    run: subprocess.CompletedProcess[str]
 
 
 def _inflow(*args: str) -> subprocess.CompletedProcess:
@@ -76,5 +79,5 @@ def published_home(tmp_path_factory: pytest.TempPathFactory) -> PublishedHome:
     evil = _largest_open_customer(company)
     _rename_customer(company, evil, EVIL_CUSTOMER_NAME)
     home = tmp_path_factory.mktemp("evil_home")
-    _inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
-    return PublishedHome(company / "inflow.yml", home, evil)
+    run = _inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
+    return PublishedHome(company / "inflow.yml", home, evil, run)

@@ -76,7 +76,7 @@ def test_the_listing_leaves_out_what_an_event_does_not_have(tmp_path: Path) -> N
     assert gate.endswith(f"gate  passed  by {user}")
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_the_run_is_audited_and_published_with_its_inputs(published_home: PublishedHome) -> None:
     home = published_home.home
     trail = AuditTrail(home)

@@ -72,6 +72,7 @@ def test_a_table_on_one_side_only_is_not_equal(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 def test_a_daily_refresh_publishes_what_a_rebuild_publishes(tmp_path: Path) -> None:
     """Issue 15's correctness check at a small size: a company built as of D, D+1's drop refreshed
     with the daily job, against the main job from an empty home as of D+1, every published table

@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.pipeline,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
 ]
 

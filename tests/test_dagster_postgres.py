@@ -162,6 +162,7 @@ def test_runs_and_materializations_land_in_postgres_and_a_reopen_reads_them(
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 @pytest.mark.postgres
 def test_the_main_job_on_the_sample_is_recorded_in_postgres(tmp_path: Path, dagster_pg: str, monkeypatch) -> None:
     """``inflow run``'s own path (execute_main_job) on the embedded sample, instance on PostgreSQL:
@@ -190,7 +191,7 @@ def test_the_main_job_on_the_sample_is_recorded_in_postgres(tmp_path: Path, dags
     assert instance_sqlite_files(settings) == []
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_inflow_run_without_the_variable_exits_2_naming_it(tmp_path: Path, monkeypatch, capsys) -> None:
     """The same refusal as the CLI shows it: exit code 2, the setting and variable named, no run."""
     from orchestration.cli import main

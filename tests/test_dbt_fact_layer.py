@@ -676,6 +676,7 @@ def redeliver(path: Path, document_id: str, loaded_at: dt.datetime, **changes: A
         con.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("changes", "first_restated"),
     [

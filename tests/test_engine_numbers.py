@@ -89,5 +89,6 @@ def test_number_macros_on_duckdb(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 def test_number_macros_on_spark(tmp_path: Path) -> None:
     _check(_show("spark", tmp_path, _rounding_sql()))

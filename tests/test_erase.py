@@ -146,7 +146,7 @@ def erased_home(published_home: PublishedHome, tmp_path_factory: pytest.TempPath
     )  # fmt: skip
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_no_file_under_the_home_holds_an_erased_value(erased_home: dict) -> None:
     home = erased_home["home"]
     before = erased_home["before"]
@@ -163,7 +163,7 @@ def test_no_file_under_the_home_holds_an_erased_value(erased_home: dict) -> None
         assert value not in erased_home["out"]
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_financial_rows_stay_and_the_person_keeps_one_pseudonym(erased_home: dict) -> None:
     home = erased_home["home"]
     warehouse = home / "warehouse.duckdb"
@@ -188,7 +188,7 @@ def test_financial_rows_stay_and_the_person_keeps_one_pseudonym(erased_home: dic
     assert _rows(home / "serving.duckdb", "select count(*) from meta.publication") == [(1,)]
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_the_erasure_is_audited_without_its_values(erased_home: dict) -> None:
     trail = AuditTrail(erased_home["home"])
     events = trail.frame()
@@ -205,7 +205,7 @@ def test_the_erasure_is_audited_without_its_values(erased_home: dict) -> None:
     assert all(len(h) == 64 for _, h in tombstones)
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_the_next_export_does_not_bring_the_person_back(erased_home: dict) -> None:
     """The CRM exports the contacts again (a new file): landing applies the tombstones, and the
     published tables and every file stay free of the values after the next run."""

@@ -16,8 +16,12 @@ One home goes through a sequence, each fault followed by the proof that the next
    figures plus the late file; the reader sees the new publication at once.
 6. A rejected file run again: no new rows in the quality tables or the owner's file.
 
-Separately: a disk that fills up (a small tmpfs; skipped where none can be mounted) ends in one
-line that names the cause and what to do.
+Step 1 is one test and steps 2-5 another, both marked slow (``make test-slow``): 173 s and
+206 s on the slower of this project's machines.
+
+Separately, on a copy of the session's published company (``tests/published_home.py``): a disk
+that fills up and a home that turns read-only (a small tmpfs; skipped where none can be mounted)
+each end in one line that names the cause and what to do.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ import yaml
 
 from orchestration.config import REPO_ROOT
 from orchestration.home.migrations import LATEST
+from tests.published_home import PublishedHome
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.pipeline
 
 AS_OF = "2026-11-27"
 PREVIOUS_RELEASE = "be31d70"
@@ -220,6 +225,7 @@ def upgraded(
     return config, home, upgrade if legacy else None
 
 
+@pytest.mark.slow
 def test_a_home_of_the_previous_release_is_upgraded_by_the_first_run(upgraded) -> None:
     _, home, upgrade = upgraded
     if upgrade is None:
@@ -279,6 +285,7 @@ READER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_killed_at_every_stage_the_next_run_recovers(company: Path, home: tuple[Path, Path], tmp_path: Path) -> None:
     config, home = home
     serving, warehouse = home / "serving.duckdb", home / "warehouse.duckdb"
@@ -434,8 +441,8 @@ def _mount_tmpfs(target: Path, size_mb: int) -> list[str] | None:
     return None
 
 
-def test_a_full_disk_ends_in_one_line_naming_the_cause(upgraded, tmp_path: Path) -> None:
-    config, source_home, _ = upgraded
+def test_a_full_disk_ends_in_one_line_naming_the_cause(published_home: PublishedHome, tmp_path: Path) -> None:
+    config, source_home = published_home.config, published_home.home
     volume = tmp_path / "volume"
     used = sum(p.stat().st_size for p in source_home.rglob("*") if p.is_file() and not p.is_symlink())
     size_mb = used // (1 << 20) + 6  # the home as it is, and a few MB for this run: not enough
@@ -465,8 +472,8 @@ def test_a_full_disk_ends_in_one_line_naming_the_cause(upgraded, tmp_path: Path)
     assert "free space" in lines[-1]
 
 
-def test_a_read_only_home_ends_in_one_line_naming_the_cause(upgraded, tmp_path: Path) -> None:
-    config, source_home, _ = upgraded
+def test_a_read_only_home_ends_in_one_line_naming_the_cause(published_home: PublishedHome, tmp_path: Path) -> None:
+    config, source_home = published_home.config, published_home.home
     volume = tmp_path / "volume"
     used = sum(p.stat().st_size for p in source_home.rglob("*") if p.is_file() and not p.is_symlink())
     prefix = _mount_tmpfs(volume, used // (1 << 20) + 16)

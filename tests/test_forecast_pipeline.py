@@ -25,7 +25,7 @@ from orchestration.defs.forecast.warehouse_io import day_number, read_inputs
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 27)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
 
 def inflow(*args: str) -> None:

@@ -72,7 +72,7 @@ def _hostile_company(folder: Path) -> Path:
     return folder / "inflow.yml"
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_a_hostile_home_and_company_land_everything_as_data(tmp_path: Path) -> None:
     config = _hostile_company(tmp_path / "company")
     home = tmp_path / "in'flow hömé дом"
@@ -125,6 +125,7 @@ SENTINEL = "Sentinel7f3c9a2bPassword"
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 @pytest.mark.postgres
 def test_a_database_password_reaches_no_file_and_no_output(tmp_path: Path, postgres_url: str) -> None:
     """The sample company with its workflow database on PostgreSQL, its password named as

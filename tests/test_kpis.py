@@ -145,7 +145,7 @@ def recent_totals(query: Query, months: int = 6) -> pd.DataFrame:
     """)
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_kpi_tables_are_built_and_published(baseline: Query, baseline_home: Path) -> None:
     expected = {
         "marts.ar_kpis_monthly",
@@ -163,7 +163,7 @@ def test_kpi_tables_are_built_and_published(baseline: Query, baseline_home: Path
         assert int(published(f"select count(*) as n from {table}")["n"][0]) == rows, table
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_monthly_kpis_stay_in_plausible_ranges(baseline: Query) -> None:
     kpis = recent_totals(baseline, months=12)
     assert len(kpis) == 12
@@ -184,7 +184,7 @@ def test_monthly_kpis_stay_in_plausible_ranges(baseline: Query) -> None:
     assert at_risk.between(0, 60).all(), at_risk
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_last_month_ar_and_ecl_exposure_tie_to_open_invoices(baseline: Query) -> None:
     open_ar = baseline("""select sum(open_amount_reporting) as v from marts.fct_ar_invoices
                           where aging_bucket <> 'closed'""")["v"][0]
@@ -196,7 +196,7 @@ def test_last_month_ar_and_ecl_exposure_tie_to_open_invoices(baseline: Query) ->
     assert exposure == open_ar
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_expected_credit_loss_rates_rise_with_age(baseline: Query) -> None:
     ecl = baseline("select * from marts.ar_expected_credit_loss order by segment, bucket_order")
     assert ecl["loss_rate"].between(0.001, 1).all()
@@ -207,7 +207,7 @@ def test_expected_credit_loss_rates_rise_with_age(baseline: Query) -> None:
     assert 0 < allowance < exposure
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_cohorts_behaviour_and_detail_are_consistent(baseline: Query) -> None:
     curves = baseline("""select * from marts.billing_cohort_collection_curves
                          where dimension_type = 'total' and months_since_billing = 12""")
@@ -261,7 +261,7 @@ def rebuild_as_of(warehouse: Path, config_path: Path, as_of: dt.date, tmp: Path)
     return copy
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_history_does_not_change_when_a_later_day_is_computed(
     baseline_home: Path, baseline_config: Path, tmp_path: Path
 ) -> None:
@@ -295,6 +295,7 @@ def test_history_does_not_change_when_a_later_day_is_computed(
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 def test_kpis_move_the_right_way_when_customers_pay_later(baseline: Query, late: Query) -> None:
     base, slow = recent_totals(baseline).mean(numeric_only=True), recent_totals(late).mean(numeric_only=True)
     assert slow["avg_days_to_pay"] > base["avg_days_to_pay"] + DELAY_SHIFT_DAYS / 2

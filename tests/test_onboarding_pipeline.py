@@ -22,7 +22,7 @@ import yaml
 from tests.onboarding_fixtures import fbl5n_items, open_figures, write_fbl5n
 from tests.test_pipeline import digest, inflow, query
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.pipeline
 
 IBM = Path("/work/shared/data/ibm_ar/WA_Fn-UseC_-Accounts-Receivable.csv")
 for _candidate in (Path(__file__).resolve().parents[2] / "shared", Path(__file__).resolve().parents[1] / "../shared"):
@@ -240,6 +240,7 @@ def _published(serving: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
+@pytest.mark.slow
 def test_as_of_a_past_date_nothing_from_after_it(tmp_path: Path) -> None:
     """One company rebuilt as of 2026-08-31 with and without its monthly files (invoices,
     payments, applications) of September to November: every published table is the same. (The

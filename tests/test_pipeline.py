@@ -1,4 +1,5 @@
-"""The whole pipeline, through the `inflow` CLI, on small generated companies in a temporary home.
+"""The whole pipeline, through the `inflow` CLI, on the session's published company (copies of its
+home wherever a test runs again).
 
 Covers: definitions load; a full run publishes open balances; a second run over the same files
 changes nothing; a new file is picked up incrementally; a defective company conserves every row and
@@ -22,9 +23,11 @@ import duckdb
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow
+from tests.published_home import PUBLISHED_AS_OF, PublishedHome
 
-AS_OF = dt.date(2026, 11, 27)
+pytestmark = pytest.mark.pipeline
+
+AS_OF = dt.date.fromisoformat(PUBLISHED_AS_OF)
 
 
 def inflow(*args: str, home: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -52,34 +55,15 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("company")
-    inflow(
-        "generate",
-        "--out",
-        str(out),
-        "--customers",
-        "60",
-        "--invoices",
-        "1500",
-        "--seed",
-        "7",
-        "--defect-rate",
-        "0.05",
-        "--as-of",
-        AS_OF.isoformat(),
-        "--quiet",
-    )
-    return out
+def company(published_home: PublishedHome) -> Path:
+    """The session's published company (tests/published_home.py: 1,500 invoices, 2 % defects)."""
+    return published_home.config.parent
 
 
 @pytest.fixture(scope="module")
-def first_run_output(
-    company: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, subprocess.CompletedProcess]:
-    """The home after the first run, and what that run printed."""
-    home = tmp_path_factory.mktemp("home")
-    return home, inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
+def first_run_output(published_home: PublishedHome) -> tuple[Path, subprocess.CompletedProcess]:
+    """The home after the company's first run, and what that run printed. Tests change copies only."""
+    return published_home.home, published_home.run
 
 
 @pytest.fixture(scope="module")

@@ -206,7 +206,7 @@ def _varchar_cells(db: Path) -> set[str]:
         con.close()
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_nothing_published_holds_a_personal_value(published_home: PublishedHome) -> None:
     """Every contact name, e-mail and phone and every note text the sources hold is absent from the
     serving file (any text column, also inside JSON payloads) and from every export and report

@@ -17,32 +17,16 @@ from orchestration.definitions import build_definitions
 from orchestration.defs.automation import DAILY_JOB, MAIN_JOB
 from orchestration.defs.keys import SERVING_KEY, raw_table_key
 from orchestration.settings import Settings
+from tests.published_home import PublishedHome
 from tests.test_pipeline import AS_OF, digest, inflow, query
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.pipeline
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A small company, built and published once through the CLI."""
-    company = tmp_path_factory.mktemp("company")
-    inflow(
-        "generate",
-        "--out",
-        str(company),
-        "--customers",
-        "60",
-        "--invoices",
-        "1500",
-        "--seed",
-        "7",
-        "--as-of",
-        AS_OF.isoformat(),
-        "--quiet",
-    )
-    home = tmp_path_factory.mktemp("home")
-    inflow("run", "--config", str(company / "inflow.yml"), "--home", str(home))
-    return company, home
+def built(published_home: PublishedHome) -> tuple[Path, Path]:
+    """The session's published company and its home (tests/published_home.py); tests launch on copies."""
+    return published_home.config.parent, published_home.home
 
 
 def launch(

@@ -160,7 +160,7 @@ def pack_folder(published_home: PublishedHome) -> Path:
     return published_home.home / "reports" / PUBLISHED_AS_OF
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_the_run_builds_the_pack_with_the_published_numbers(published_home: PublishedHome, pack_folder: Path) -> None:
     page = pack_folder / f"ar_review_{PUBLISHED_AS_OF}.html"
     assert page.is_file() and (pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx").is_file()
@@ -195,7 +195,7 @@ def test_the_run_builds_the_pack_with_the_published_numbers(published_home: Publ
     assert 'data-sheet="Collector queue"' in text  # the run publishes the risk models' queue
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_workbook_sheets_are_formatted_sorted_and_charted(pack_folder: Path, published_home: PublishedHome) -> None:
     book = load_workbook(pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx")
     assert book.sheetnames == [
@@ -221,7 +221,7 @@ def test_workbook_sheets_are_formatted_sorted_and_charted(pack_folder: Path, pub
     assert customers.cell(5, 2).value == "'" + EVIL_CUSTOMER_NAME and customers.cell(5, 2).data_type == "s"
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_review_pack_asset_carries_its_plots_in_dagster(published_home: PublishedHome) -> None:
     with dg.DagsterInstance.from_config(str(published_home.home / "dagster")) as instance:
         event = instance.get_latest_materialization_event(REVIEW_PACK_KEY)
@@ -232,7 +232,7 @@ def test_review_pack_asset_carries_its_plots_in_dagster(published_home: Publishe
     assert metadata["as_of_date"].value == PUBLISHED_AS_OF
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_pack_for_an_earlier_date_rebuilds_what_history_allows(published_home: PublishedHome) -> None:
     serving = published_home.home / "serving.duckdb"
     before = _digest(serving)
@@ -265,7 +265,7 @@ def test_pack_for_an_earlier_date_rebuilds_what_history_allows(published_home: P
     assert not (published_home.home / "reports" / "2026-12-01").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_past_forecast_comes_from_its_history_with_what_came_in_after(
     published_home: PublishedHome, tmp_path: Path
 ) -> None:
@@ -310,7 +310,7 @@ def _files_for_people(home: Path) -> list[Path]:
     return sorted(p for p in home.rglob("*") if p.suffix in (".csv", ".xlsx", ".html") and "dagster" not in p.parts)
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_no_file_for_people_holds_a_live_formula(published_home: PublishedHome) -> None:
     home = published_home.home
     # The ERP's import files too: approve and send the outbox the run queued.
@@ -357,7 +357,7 @@ def test_no_file_for_people_holds_a_live_formula(published_home: PublishedHome) 
     } <= evil_seen
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_collector_queue_section_appears_once_the_queue_is_published(
     published_home: PublishedHome, tmp_path: Path
 ) -> None:

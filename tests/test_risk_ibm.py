@@ -47,7 +47,7 @@ def test_issue_time_rows_use_only_what_was_settled_before_the_invoice():
     assert "Disputed" not in rows.columns and (rows["customer_dispute_count"] == 0).all()
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 @pytest.mark.skipif(not IBM_CSV.exists(), reason=f"the IBM sample is not at {IBM_CSV}")
 def test_ibm_chronological_evaluation():
     rows = ibm_feature_rows(pd.read_csv(IBM_CSV, dtype=str))

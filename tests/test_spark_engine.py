@@ -244,6 +244,7 @@ def _tables(warehouse: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 def test_a_spark_build_publishes_the_same_marts_as_duckdb(published_home: PublishedHome, tmp_path: Path):
     """The generated company of the session's publication, built again on Spark local from an empty
     home: every mart in serving.duckdb, row for row (money and dates exact), equal to DuckDB's."""
