@@ -633,6 +633,18 @@ def test_check_ends_with_the_status_a_run_would_end_with(tmp_path: Path, capsys:
     assert f"inflow check: {missing}: 1 problem(s) that would stop a run" in capsys.readouterr().out
 
 
+def test_check_help_names_the_statuses_it_ends_with(capsys: pytest.CaptureFixture[str]) -> None:
+    """A script author reads the statuses in `inflow check --help`; they are the ones it returns."""
+    from orchestration.cli import main
+    from orchestration.onboard.check import EXIT_REFUSED, EXIT_STOPPED
+
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    statuses = f"0 a run would start; {EXIT_STOPPED} a source would stop it; {EXIT_REFUSED} `inflow run` would refuse"
+    assert statuses in text
+
+
 def test_configuration_reference_is_in_sync() -> None:
     from orchestration.onboard.reference import REFERENCE, render_reference
 
