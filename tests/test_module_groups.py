@@ -28,7 +28,7 @@ def test_the_readers_of_the_published_company_are_found_by_name(tmp_path: Path) 
     assert published_readers(tmp_path) == {f"{tmp_path.name}/test_reads.py"}
     readers = published_readers(TESTS)
     assert {"tests/test_review_pack.py", "tests/test_spark_engine.py", "tests/test_browser.py"} <= readers
-    assert "tests/test_pipeline.py" not in readers
+    assert "tests/test_kpis.py" not in readers
 
 
 def test_a_reader_shares_the_published_scope_and_any_other_module_is_its_own() -> None:
