@@ -29,11 +29,12 @@ test: setup
 test-slow: setup
 	$(BIN)/pytest -m slow
 
-# ruff (lint + format) on the Python, sqlfluff (dbt templater, dbt_project/.sqlfluff) on the SQL.
+# ruff (lint + format) on the Python, sqlfluff (dbt templater, dbt_project/.sqlfluff) on the SQL,
+# one process per core (0): on 2 cores 65 s instead of 98 s.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_project && INFLOW_WAREHOUSE="$$(mktemp -d)/lint.duckdb" ../$(BIN)/sqlfluff lint models tests
+	cd dbt_project && INFLOW_WAREHOUSE="$$(mktemp -d)/lint.duckdb" ../$(BIN)/sqlfluff lint models tests --processes 0
 
 ui: setup
 	$(BIN)/inflow ui

@@ -176,13 +176,14 @@ def test_sap_unmapped_document_types_fail_the_run(sap: tuple[Path, Path, list], 
     assert digest(work_home / "serving.duckdb") == before
 
 
-def test_missing_fx_rate_blocks_publish_or_warns(sap: tuple[Path, Path, list], tmp_path: Path) -> None:
+def _in_usd(config: dict) -> None:
+    """The SAP company's EUR documents reported in USD, a currency it holds no rates into."""
+    config["reporting_currency"] = "USD"
+
+
+def test_missing_fx_rate_blocks_publish(sap: tuple[Path, Path, list], tmp_path: Path) -> None:
     folder, home, _ = sap
-
-    def in_usd(config: dict) -> None:
-        config["reporting_currency"] = "USD"
-
-    path, work_home, config = _retry_with(folder, home, tmp_path, in_usd)
+    path, work_home, _ = _retry_with(folder, home, tmp_path, _in_usd)
     before = digest(work_home / "serving.duckdb")
     proc = inflow("run", "--config", str(path), "--home", str(work_home), "--as-of", "2025-09-30", check=False)
     assert proc.returncode == 1
@@ -194,8 +195,19 @@ def test_missing_fx_rate_blocks_publish_or_warns(sap: tuple[Path, Path, list], t
     )
     assert rows[0][0] == 1
 
-    config["quality"] = {"fx_rate_missing": "warn"}
-    path.write_text(yaml.safe_dump(config))
+
+@pytest.mark.slow
+def test_missing_fx_rate_set_to_warn_stops_blocking_but_the_fact_layer_still_does(
+    sap: tuple[Path, Path, list], tmp_path: Path
+) -> None:
+    folder, home, _ = sap
+
+    def in_usd_warned(config: dict) -> None:
+        _in_usd(config)
+        config["quality"] = {"fx_rate_missing": "warn"}
+
+    path, work_home, _ = _retry_with(folder, home, tmp_path, in_usd_warned)
+    before = digest(work_home / "serving.duckdb")
     proc = inflow("run", "--config", str(path), "--home", str(work_home), "--as-of", "2025-09-30", check=False)
     assert "fx_rate_missing (publishing anyway, quality.fx_rate_missing: warn)" in proc.stderr
     assert "step quality__fx_coverage" not in proc.stderr
