@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
+from orchestration.audit import KINDS as AUDIT_KINDS
 from orchestration.config import ConfigError, future_as_of
 from orchestration.defs.writeback.commands import add_outbox_parser, run_outbox_command
 from orchestration.failures import environment_message
@@ -158,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the input files (with checksums) of each publication as of DATE",
     )
-    audit.add_argument("--kind", default=None, help="only events of this kind (run, load, gate, publish, ...)")
+    audit.add_argument("--kind", choices=AUDIT_KINDS, default=None, help="only events of this kind")
     audit.add_argument("--last", type=int, default=50, help="show the last N events (default 50)")
     audit.add_argument(
         "--verify", action="store_true", help="check the hash chain; exit 1 when an event was edited or removed"

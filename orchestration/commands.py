@@ -27,8 +27,8 @@ class CommandError(RuntimeError):
 def forecast_table(settings: Settings, as_of: dt.date | None, currency: str | None) -> str:
     """The published 13-week forecast as text; with ``as_of``, the one published for that day
     (``forecast.cash_forecast_history`` keeps every run's)."""
-    if not settings.serving_path.exists():
-        raise CommandError(f"{settings.serving_path} does not exist yet: run `inflow run` first")
+    if missing := settings.layout.not_written(settings.serving_path):
+        raise CommandError(missing)
     con = connect(settings.serving_path, read_only=True)
     try:
         if as_of is None:
@@ -53,8 +53,8 @@ def evaluate(settings: Settings, split: dt.date, out: Path | None, bootstrap_sam
     """The chronological evaluation of the risk model at ``split`` on the home's feature rows
     (models.evaluate): its metrics next to the baselines'; the per-invoice predictions are
     written to ``out/predictions.csv`` when ``out`` is given."""
-    if not settings.warehouse_path.exists():
-        raise CommandError(f"{settings.warehouse_path} does not exist yet: run `inflow run` first")
+    if missing := settings.layout.not_written(settings.warehouse_path):
+        raise CommandError(missing)
     con = connect(settings.warehouse_path, read_only=True)
     try:
         rows = con.execute("select * from intermediate.int_risk_training_rows").df()

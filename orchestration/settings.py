@@ -87,6 +87,18 @@ class HomeLayout:
         """Parquet backups of the landed raw tables, one folder per successful run."""
         return self.home / "backups"
 
+    def not_written(self, path: Path) -> str | None:
+        """Why a command that only reads ``path`` (a file a run writes under this home) cannot, or
+        None when it can. The one check every read-only command makes before opening anything:
+        opening a store creates it, so a mistyped --home would get an empty store and an answer
+        that looks like an empty home instead of a refusal."""
+        if path.exists():
+            return None
+        return (
+            f"{path} does not exist: no run has written it in {self.home} yet (or that folder is not an "
+            "Inflow home); run `inflow run` first"
+        )
+
 
 @dataclass(frozen=True)
 class Settings:

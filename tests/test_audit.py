@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.audit import AuditTrail, InputFile, copy_to_duckdb, describe, publications_on
+from orchestration.audit import KINDS, AuditTrail, InputFile, copy_to_duckdb, describe, publications_on
+from orchestration.cli import main
 from tests.published_home import PUBLISHED_AS_OF, PublishedHome
 
 
@@ -74,6 +75,24 @@ def test_the_listing_leaves_out_what_an_event_does_not_have(tmp_path: Path) -> N
     assert loaded.endswith(f"load  loaded  by {user}  erp__invoices  0 rows  1 input file(s)")
     assert failed.endswith(f"run  failed  by {user}  as of 2026-06-30  run r1\n    step x failed")
     assert gate.endswith(f"gate  passed  by {user}")
+
+
+def test_audit_refuses_an_unknown_kind_naming_the_known_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["audit", "--home", str(tmp_path), "--kind", "bogus"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --kind: invalid choice: 'bogus'" in err
+    assert all(f"'{kind}'" in err for kind in KINDS)
+
+
+def test_audit_lists_the_events_of_a_known_kind(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    trail = AuditTrail(tmp_path)
+    trail.record("gate", "passed")
+    trail.record("run", "failed", run_id="r1")
+    assert main(["audit", "--home", str(tmp_path), "--kind", "run"]) == 0
+    out = capsys.readouterr().out
+    assert "run  failed" in out and "gate" not in out
 
 
 @pytest.mark.pipeline

@@ -120,3 +120,57 @@ def test_a_bad_writeback_block_names_the_key(tmp_path, capsys):
     )
     assert main(["outbox", "--config", str(config), "--home", str(tmp_path), "list"]) == 2
     assert "writeback.targets.erp.rest.url" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("limit", ["-1", "0"])
+def test_list_refuses_a_limit_below_one(setup, capsys, limit):
+    base, _, _ = setup
+    with pytest.raises(SystemExit) as stopped:
+        main([*base, "list", "--limit", limit])
+    assert stopped.value.code == 2
+    assert f"argument --limit: {limit} is not a number of changes to show (give 1 or more)" in capsys.readouterr().err
+
+
+def test_list_limit_one_shows_the_first_change(setup, capsys):
+    base, _, keys = setup
+    assert main([*base, "list", "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert keys[0][:12] in out and keys[1][:12] not in out and "1 change(s)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "given"),
+    [
+        (["--kind", "note"], "--kind"),
+        (["--target", "erp_files"], "--target"),
+        (["--kind", "note", "--target", "erp_files"], "--kind/--target"),
+        (["KEY", "--kind", "note"], "--kind"),
+    ],
+)
+def test_approve_says_a_filter_narrows_all_pending(setup, capsys, args, given):
+    base, home, keys = setup
+    assert main([*base, "approve", *[keys[0][:12] if a == "KEY" else a for a in args]]) == 2
+    err = capsys.readouterr().err
+    assert f"{given} narrows --all-pending: give --all-pending with it, or give change keys without it" in err
+    assert [r.status for r in _rows(home)] == ["pending", "pending", "approved"]
+
+
+def test_approve_refuses_keys_with_all_pending(setup, capsys):
+    base, _, keys = setup
+    assert main([*base, "approve", keys[0][:12], "--all-pending"]) == 2
+    assert "give change keys or --all-pending, not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["list"], ["approve", "--all-pending"], ["reject", "deadbeefdead", "--reason", "r"], ["send"]]
+)
+def test_a_folder_without_an_outbox_is_refused_and_left_as_it_was(tmp_path, capsys, command):
+    config = write_config(tmp_path, WRITEBACK)
+    folder = tmp_path / "not_a_home"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert main(["outbox", "--config", str(config), "--home", str(folder), *command]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'outbox' / 'outbox.sqlite'} does not exist: no run has written it in {folder} yet" in err
+    assert "not an Inflow home" in err
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]

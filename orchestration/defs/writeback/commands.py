@@ -10,7 +10,7 @@ Wiring (in ``orchestration/cli.py``)::
 
 None of these commands opens the warehouse, so they work while a refresh runs. Exit status:
 0 done, 1 a send left changes failed or queued, 2 a refused request (unknown key, illegal move,
-another sender running, a bad configuration).
+another sender running, a bad configuration, a home no run has written an outbox in).
 """
 
 from __future__ import annotations
@@ -37,6 +37,20 @@ from orchestration.secret_refs import SecretMissing
 from orchestration.settings import Settings
 
 KEY_WIDTH = 12
+#: ``approve --all-pending`` narrowed by these options (``--kind``, ``--target``).
+PENDING_FILTERS = ("kind", "target")
+
+
+def _count(value: str) -> int:
+    """``--limit`` as a count of rows to show: at least 1, refused by argparse otherwise (0 would
+    print an empty listing that reads as an empty outbox; SQLite takes a negative limit as none)."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count} is not a number of changes to show (give 1 or more)")
+    return count
 
 
 def add_outbox_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -52,7 +66,7 @@ def add_outbox_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
         "--kind", action="append", choices=[k.value for k in ChangeKind], default=[], help="only this kind (repeatable)"
     )
     listing.add_argument("--target", action="append", default=[], help="only this target (repeatable)")
-    listing.add_argument("--limit", type=int, default=None, help="show at most this many changes")
+    listing.add_argument("--limit", type=_count, default=None, help="show at most this many changes (1 or more)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line, every column")
 
     approve = actions.add_parser("approve", help="approve pending (or retry failed) changes")
@@ -111,9 +125,23 @@ def _actor(args: argparse.Namespace) -> str:
     return args.by or getpass.getuser()
 
 
+def _selection_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with what ``approve`` was asked to approve, or None: it takes change keys, or
+    --all-pending (narrowed by --kind/--target); a filter without --all-pending would otherwise be
+    reported as keys and --all-pending given together, or be ignored beside keys."""
+    filters = "/".join(f"--{name}" for name in PENDING_FILTERS if getattr(args, name))
+    if args.all_pending and args.keys:
+        return "give change keys or --all-pending, not both"
+    if filters and not args.all_pending:
+        return f"{filters} narrows --all-pending: give --all-pending with it, or give change keys without it"
+    if not args.all_pending and not args.keys:
+        return "give change keys or --all-pending"
+    return None
+
+
 def _approve(store: OutboxStore, args: argparse.Namespace) -> int:
-    if args.all_pending == bool(args.keys):
-        raise OutboxError("give change keys or --all-pending (not both)")
+    if problem := _selection_problem(args):
+        raise OutboxError(problem)
     if args.all_pending:
         keys = [r.idempotency_key for r in store.rows(statuses=("pending",), kinds=args.kind, targets=args.target)]
     else:
@@ -143,9 +171,14 @@ def _send(store: OutboxStore, config: WritebackConfig, home: Path, args: argpars
 
 
 def run_outbox_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one ``inflow outbox`` subcommand against the outbox store of the settings' home."""
+    """Run one ``inflow outbox`` subcommand against the outbox store of the settings' home. The
+    store must exist: only a run's outbox step puts changes in it, so a missing one means a
+    mistyped --home (or no run yet), which is refused rather than answered from an empty store
+    created there."""
     writeback, home = settings.config.writeback, settings.home
     try:
+        if missing := settings.layout.not_written(OutboxStore.path_at_home(home)):
+            raise OutboxError(missing)
         with OutboxStore.at_home(home) as store:
             if args.outbox_command == "list":
                 return _list(store, args)

@@ -218,10 +218,15 @@ class OutboxStore:
                     self._con.execute(statement)
                 self._con.execute(f"pragma user_version = {SCHEMA_VERSION}")
 
+    @staticmethod
+    def path_at_home(home: Path) -> Path:
+        """Where the outbox of an INFLOW_HOME lives: ``<home>/outbox/outbox.sqlite``."""
+        return Path(home) / "outbox" / "outbox.sqlite"
+
     @classmethod
     def at_home(cls, home: Path) -> OutboxStore:
-        """The outbox of an INFLOW_HOME: ``<home>/outbox/outbox.sqlite``."""
-        return cls(Path(home) / "outbox" / "outbox.sqlite")
+        """The outbox of an INFLOW_HOME, created when missing (the run's outbox step creates it)."""
+        return cls(cls.path_at_home(home))
 
     def close(self) -> None:
         self._con.close()
