@@ -4,8 +4,8 @@ Most tests read one published company (``published_home`` in conftest: a generat
 largest customer is named ``=HYPERLINK(...)``). They check the pack's numbers against the
 published tables, the page and workbook formats, a pack for an earlier date (rebuilt sections,
 the forecast from its history, refused later dates, the serving file untouched), the plots in
-the Dagster asset's metadata, and that no CSV, XLSX or HTML table cell under the home can run as
-a formula.
+the Dagster asset's metadata, the KPI plot's month so far, and that no CSV, XLSX or HTML table
+cell under the home can run as a formula.
 """
 
 from __future__ import annotations
@@ -17,15 +17,20 @@ import html.parser
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import matplotlib.dates
+import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
 from orchestration.defs.keys import REVIEW_PACK_KEY
 from orchestration.defs.quality.store import write_owner_reports
+from orchestration.defs.reporting.charts import kpi_trend_figure, month_starts, split_months
 from orchestration.defs.reporting.render import format_cell
 from orchestration.defs.reporting.sections import (
     Headline,
@@ -442,3 +447,83 @@ def test_the_headline_dates_dso_on_the_day_and_cei_on_a_complete_month(
     headline = {h.label: h.value for h in _headline([section], "USD")}
     assert headline[f"DSO countback (as of {as_of})"] == 41.0
     assert headline[f"CEI, trailing 3 months ({cei_label})"] == cei
+
+
+def _kpi_rows(as_of: dt.date) -> pd.DataFrame:
+    """Three months of total KPI rows ending with the month of ``as_of`` as the pack reads them
+    (Decimals, dates): complete when ``as_of`` is its last day, one day of it on the 1st."""
+    month_ends = [(pd.Timestamp(as_of) + pd.offsets.MonthEnd(0) - pd.offsets.MonthEnd(k)).date() for k in (2, 1, 0)]
+    return pd.DataFrame(
+        {
+            "month_end": month_ends,
+            "is_complete_month": [True, True, month_ends[-1] == as_of],
+            "dso_countback_days": [Decimal("58.4"), Decimal("65.2"), Decimal("65.4")],
+            "bpdso_days": [Decimal("35.6"), Decimal("35.5"), Decimal("45.5")],
+            "cei_pct": [Decimal("72.9"), Decimal("65.8"), Decimal("0.1")],
+        }
+    )
+
+
+def _drawn(ax: plt.Axes) -> dict[str, tuple[list[dt.date], list[float], str]]:
+    """Each line of an Axes by label: the days it sits on, its values and its marker fill."""
+    return {
+        line.get_label(): (
+            [pd.Timestamp(x).date() for x in line.get_xdata()],
+            [float(y) for y in line.get_ydata()],
+            str(line.get_markerfacecolor()),
+        )
+        for line in ax.get_lines()
+    }
+
+
+@pytest.mark.parametrize(
+    ("as_of", "months"),
+    [
+        (dt.date(2026, 11, 30), ("2026-09-01", "2026-10-01", "2026-11-01")),  # the last day: November is complete
+        (dt.date(2026, 12, 1), ("2026-10-01", "2026-11-01", "2026-12-01")),  # the 1st: one day of December
+    ],
+)
+def test_the_kpi_plot_draws_the_month_so_far_apart_and_leaves_it_out_of_cei(
+    as_of: dt.date, months: tuple[str, str, str]
+) -> None:
+    """A whole month is one more point of every line. The month so far is a hollow, dotted-joined
+    point on the DSO lines (a balance on the day) and not on the CEI line (one day's collections
+    over a month's collectible reads as CEI collapsing). Each month sits at its first day under a
+    tick naming it, never beside the tick of a month that has not begun."""
+    fig = kpi_trend_figure(_kpi_rows(as_of), f"DSO and CEI by month, to {as_of}")
+    try:
+        days, pct = (_drawn(ax) for ax in fig.axes)
+        ticks = [matplotlib.dates.num2date(t).date() for t in fig.axes[0].get_xticks()]
+        tick_labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    finally:
+        plt.close(fig)
+    before, previous, month = (dt.date.fromisoformat(m) for m in months)
+    assert ticks == [before, previous, month]
+    if as_of.day != 1:  # complete: a normal point of every line, nothing marked
+        assert days == {
+            "DSO countback (days)": ([before, previous, month], [58.4, 65.2, 65.4], "#1f4e79"),
+            "best possible DSO (days)": ([before, previous, month], [35.6, 35.5, 45.5], "#6b9bd1"),
+        }
+        assert pct == {"CEI (%)": ([before, previous, month], [72.9, 65.8, 0.1], "#c0504d")}
+        assert tick_labels == ["2026-09", "2026-10", "2026-11"]
+        return
+    assert days == {
+        "DSO countback (days)": ([before, previous], [58.4, 65.2], "#1f4e79"),
+        "_DSO countback (days), month so far": ([previous, month], [65.2, 65.4], "white"),
+        "best possible DSO (days)": ([before, previous], [35.6, 35.5], "#6b9bd1"),
+        "_best possible DSO (days), month so far": ([previous, month], [35.5, 45.5], "white"),
+    }
+    assert pct == {"CEI (%), whole months only": ([before, previous], [72.9, 65.8], "#c0504d")}
+    assert tick_labels == ["2026-10", "2026-11", "2026-12 month so far"]
+
+
+def test_the_kpi_months_split_on_is_complete_month() -> None:
+    """Only the as-of month, ended or not, decides: on its last day it is whole."""
+    for as_of, partial in ((dt.date(2026, 11, 30), 0), (dt.date(2026, 12, 1), 1)):
+        complete, so_far = split_months(_kpi_rows(as_of))
+        assert (len(complete), len(so_far)) == (3 - partial, partial)
+    assert list(month_starts(_kpi_rows(dt.date(2026, 12, 1)))) == [
+        pd.Timestamp("2026-10-01"),
+        pd.Timestamp("2026-11-01"),
+        pd.Timestamp("2026-12-01"),
+    ]

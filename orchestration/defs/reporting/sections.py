@@ -341,7 +341,7 @@ def _kpis(con: duckdb.DuckDBPyConnection, as_of: dt.date, pub: Publication, curr
     )
     scope = (
         _scope(as_of, pub, rebuilt=True)
-        + "; a month counts once it has ended by then (the as-of month so far is marked)"
+        + "; a month counts once it has ended by then (the as-of month so far is marked; CEI waits for it to end)"
     )
     if not trend.rows:
         return Section("kpis", "KPI trends: DSO and CEI", scope, missing=f"no KPI month ends on or before {as_of}")
