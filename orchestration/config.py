@@ -201,6 +201,14 @@ class TableConfig(_Strict):
             return self.load
         return "delta" if self.path and any(ch in self.path for ch in "*?[") else "snapshot"
 
+    @property
+    def may_be_empty(self) -> bool:
+        """Whether a file of this table may hold no data rows: a delta file adds rows and may add
+        none (the new month's file on its first day), and a derived table takes only some rows of
+        a file. An empty snapshot is never "nothing is owed": landing rejects it, and ``inflow
+        check`` reports it as a problem that would stop a run (one rule for both)."""
+        return self.rows is not None or self.load_mode == "delta"
+
     def source_columns(self) -> list[str]:
         """Source header names the mapping reads (constants and positions excluded)."""
         return [spec.column for spec in self.columns.values() if spec.column is not None]

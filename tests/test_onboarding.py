@@ -619,6 +619,28 @@ def test_check_reports_unparseable_samples_and_a_share_that_would_stop_the_run(t
     assert any(stops and "would be quarantined" in t for stops, t in findings), findings
 
 
+def test_check_judges_an_empty_file_as_a_run_does(tmp_path: Path) -> None:
+    """A header-only file of a glob of delta files (the new month's, on its first day) lands as
+    nothing new, so check passes over it and samples the next file with rows (whose bad value it
+    then finds); a header-only snapshot is rejected by a run (batch_empty), so check stops on it."""
+    _write(tmp_path, "inv_2026-01.csv", [])
+    _write(tmp_path, "inv_2026-02.csv", [*_rows(2), "9,10,invoice,2026-02-31,USD,1.00"])
+    findings = check_config(_config(tmp_path, {"invoices": _invoice_table("inv_*.csv")}))
+    assert findings == [
+        (
+            False,
+            "erp.invoices: unparseable_date on document_date: 1 of the first 3 rows, e.g. document_date value "
+            "2026-02-31 matches none of the formats %Y-%m-%d",
+        )
+    ]
+    (tmp_path / "inv_2026-02.csv").unlink()
+    assert not check_config(_config(tmp_path, {"invoices": _invoice_table("inv_*.csv")}))
+    stops = [
+        t for stops, t in check_config(_config(tmp_path, {"invoices": _invoice_table("inv_2026-01.csv")})) if stops
+    ]
+    assert len(stops) == 1 and "inv_2026-01.csv: no data rows (batch_empty)" in stops[0], stops
+
+
 def test_check_ends_with_the_status_a_run_would_end_with(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """0 for a clean sample, 1 when a source would stop the run, 2 when the run would refuse the
     configuration (a missing file, like an invalid one, is what `inflow run` exits 2 for)."""

@@ -20,7 +20,7 @@ import duckdb
 from expectations.contracts import ENTITIES
 from expectations.sql import Known, rules_sql
 from expectations.suites import Bounds
-from orchestration.config import ConfigError, InflowConfig, load_config
+from orchestration.config import ConfigError, InflowConfig, TableConfig, load_config
 from orchestration.defs.ingestion import readers
 from orchestration.defs.ingestion.date_order import judge_date_order
 from orchestration.defs.ingestion.landing import batch_files, confined, resolve_url
@@ -41,6 +41,21 @@ def _head(path: Path, rows: int, folder: Path) -> Path:
                 break
             out.write(line)
     return target
+
+
+def _read_sample(
+    con: duckdb.DuckDBPyConnection, tbl: TableConfig, required: list[str], files: list[Path], tmp: Path
+) -> readers.LandedBatch:
+    """The first rows of the first file that has any. A table whose files may be empty (a glob of
+    delta files: the new month's on its first day) is sampled from its first file with data rows,
+    as a run lands them without complaint; any other table from its first file."""
+    for file in files if tbl.may_be_empty else files[:1]:
+        path = _head(file, SAMPLE_ROWS, tmp) if tbl.format == "csv" else file
+        landed = readers.FILE_READERS[tbl.format](con, path, tbl, required)
+        landed.file = str(file)
+        if landed.rows:
+            break
+    return landed
 
 
 Finding = tuple[bool, str]
@@ -66,17 +81,15 @@ def _sample(
                 return
             for file in files:
                 confined(config, file)
-            path = _head(files[0], SAMPLE_ROWS, tmp) if tbl.format == "csv" else files[0]
-            landed = readers.FILE_READERS[tbl.format](con, path, tbl, ent.required)
-            landed.file = str(files[0])
+            landed = _read_sample(con, tbl, ent.required, files, tmp)
     except BatchRejected as exc:
         yield True, f"{name}: {exc.rule}: {str(exc).replace(str(tmp) + '/', '')}"
         return
     except SecretMissing:
         return  # reported once per variable by check_config
     if landed.rows == 0:
-        if tbl.rows is None:
-            yield True, f"{name}: {landed.file}: no data rows"
+        if not tbl.may_be_empty:
+            yield True, f"{name}: {landed.file}: no data rows (batch_empty)"
         return
     con.execute(
         f"create or replace temp view _check_group as select cast(0 as bigint) as _batch, * from {readers.LANDING}"  # noqa: S608 (temp names are constants of this module)

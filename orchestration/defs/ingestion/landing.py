@@ -664,7 +664,7 @@ class BatchGroup:
                 quarantined.get(i, 0),
                 tallies.get(i, ()),
                 snapshot=tbl.load_mode == "snapshot" and not rec.partial,
-                may_be_empty=tbl.rows is not None or tbl.load_mode == "delta" or rec.partial,
+                may_be_empty=tbl.may_be_empty or rec.partial,
             )
             for i, rec in enumerate(self.batches)
         ]
