@@ -397,6 +397,13 @@ class QualityConfig(_Strict):
         description="open documents in a currency without an FX rate to the reporting currency on or "
         "before the as-of date: block publish, or only warn",
     )
+    erp_open_balance_tolerance: float = Field(
+        DBT_VARS["erp_open_balance_tolerance"],
+        ge=0,
+        le=1,
+        description="where the ERP exports its own open balance: the largest share of it (per currency, "
+        "customers' differences added) by which Inflow's open AR may differ before the run fails",
+    )
 
     @model_validator(mode="after")
     def _per_load_not_tighter(self) -> QualityConfig:
@@ -857,6 +864,7 @@ class InflowConfig(_Strict):
             **({"as_of_date": as_of.isoformat()} if as_of else {}),
             "reporting_currency": self.reporting_currency,
             "aging_basis": self.aging.basis,
+            "erp_open_balance_tolerance": self.quality.erp_open_balance_tolerance,
             "aging_buckets": list(self.aging.buckets),
             "missing_due_date_terms_days": self.aging.missing_due_date_terms_days,
             "aging_history_days": self.aging.history_days,

@@ -772,6 +772,45 @@ def test_payment_applied_beyond_its_amount_fails_the_build(tmp_path: Path, appli
     assert ("FAIL 1 assert_payments_not_overapplied" in run.output) == fails
 
 
+#: I1 of the company (1,000.00) paid 400.00: Inflow's open amount is 600.00.
+I1_PAID_400: Rows = {
+    "payments": [COMPANY["payments"][0]],
+    "payment_applications": [
+        {"payment_id": "P1", "document_id": "I1", "applied_amount": D("400.00"), "applied_date": "2026-02-01"}
+    ],
+}
+#: An invoice dated after AS_OF that carries the ERP's open balance: the export reaches past AS_OF.
+I9_LATER = {**COMPANY["invoices"][0], "document_id": "I9", "document_date": "2026-04-02", "due_date": "2026-05-02"}
+
+
+@pytest.mark.parametrize(
+    ("erp_open", "landed", "fails"),
+    [
+        (D("603.00"), I1_PAID_400, False),  # 3.00 off: 0.4975 % of 603.00, within 0.5 %
+        (D("603.02"), I1_PAID_400, True),  # 3.02 off: 0.5008 %
+        (D("603.02"), {**I1_PAID_400, "invoices": [I9_LATER]}, False),  # a rebuild of an earlier day
+    ],
+)
+def test_open_ar_far_from_the_erps_own_balance_fails_the_build(
+    tmp_path: Path, erp_open: Decimal, landed: Rows, fails: bool
+) -> None:
+    """D10: per currency, the customers' differences from the ERP's exported open balance may add
+    up to 0.5 % of it; beyond, the build fails (publish never runs), unless the export reaches past
+    the as-of date (then only the per-customer warning). The trial's case, invoices exported with
+    no payments mapped, is the failing one by more: 1,000.00 open against the ERP's 600.00."""
+    path = new_warehouse(tmp_path / "warehouse.duckdb")
+    invoice = {**COMPANY["invoices"][0], "external_open_amount": erp_open}
+    land(path, {**landed, "invoices": [invoice, *landed.get("invoices", [])]}, FIRST_LOAD)
+    run = dbt(
+        path,
+        tmp_path / "dbt",
+        ["build", "--select", "+assert_open_ar_ties_to_erp_within_tolerance", *ONLY_SELECTED, *FACT_LAYER],
+        {"as_of_date": AS_OF},
+    )
+    assert (run.returncode != 0) == fails, run.output[-3000:]
+    assert ("FAIL 1 assert_open_ar_ties_to_erp_within_tolerance" in run.output) == fails, run.output[-3000:]
+
+
 def test_quarantined_rows_never_reach_the_marts(tmp_path: Path) -> None:
     path = new_warehouse(tmp_path / "warehouse.duckdb")
     land(path, {"customers": COMPANY["customers"]}, FIRST_LOAD)

@@ -1,9 +1,10 @@
 {{ config(severity='warn') }}
 {#- Where the ERP exported its own open balance, Inflow's open AR per customer and currency
-    matches it within 0.01. A warning, not an error: the ERP's figure is as of its export time,
-    which need not be as_of_date, and real exports carry defects (the sample company's too), so
-    a difference is for the ERP owner to review (quality.exceptions / the run log), not a reason
-    to stop publishing. Returns the customers that differ. -#}
+    matches it within 0.01. A warning: the ERP's figure is as of its export time, which need not
+    be as_of_date, and real exports carry small defects, so a difference is for the ERP owner to
+    review (the run log). A gap large enough to make the open AR wrong fails the run instead
+    (assert_open_ar_ties_to_erp_within_tolerance, DECISIONS.md D10). Returns the customers that
+    differ. -#}
 
 with
 

@@ -1,0 +1,68 @@
+{#- The blocking tie-out to the ERP's own open balance (DECISIONS.md D10). Per currency, over the
+    invoices whose export carries the ERP's open balance: the sum over customers of the absolute
+    difference between Inflow's open AR and the ERP's, as a share of the ERP's, may not exceed
+    erp_open_balance_tolerance. Beyond it the run fails and publishes nothing: a share that large
+    means Inflow is missing what reduced the balances (a payments or credits feed not mapped, a
+    partial payment the export shows only as a smaller remaining amount), and its open AR would
+    be a wrong number. Applies only when the export does not reach past as_of_date (no document
+    carrying the ERP's balance is dated after it): the ERP's balance is as of its export, so a
+    rebuild of an earlier day is left to assert_open_ar_matches_erp_open_balances, a warning.
+    Returns the currencies beyond the tolerance. -#}
+{%- set as_of = as_of_date() -%}
+
+with
+
+exported as (
+
+    select max(document_date) as last_document_date
+    from {{ ref('stg_landing__invoices') }}
+    where external_open_amount is not null
+
+),
+
+per_customer as (
+
+    select
+        customer_id,
+        currency,
+        sum(open_amount) as open_amount,
+        sum(external_open_amount) as external_open_amount
+    from {{ ref('fct_ar_invoices') }}
+    where external_open_amount is not null
+    group by customer_id, currency
+
+),
+
+per_currency as (
+
+    select
+        currency,
+        count(*) filter (where abs(open_amount - external_open_amount) > 0.01) as customers_differing,
+        sum(open_amount) as open_amount,
+        sum(external_open_amount) as external_open_amount,
+        sum(abs(open_amount - external_open_amount)) as absolute_difference
+    from per_customer
+    group by currency
+
+),
+
+final as (
+
+    select
+        per_currency.currency,
+        per_currency.customers_differing,
+        per_currency.open_amount,
+        per_currency.external_open_amount,
+        per_currency.absolute_difference,
+        {{ to_double('per_currency.absolute_difference') }}
+        / nullif({{ to_double('abs(per_currency.external_open_amount)') }}, 0) as difference_share
+    from per_currency
+    cross join exported
+    where
+        exported.last_document_date <= {{ as_of }}
+        and per_currency.absolute_difference
+        > {{ var('erp_open_balance_tolerance') }} * abs(per_currency.external_open_amount)
+
+)
+
+select * from final
