@@ -3,9 +3,9 @@
 The console log shows INFO and above (``--verbose``: Dagster's DEBUG events and dagster-dbt's own
 lines too), one line per message, an error as its first paragraph only: the summary prints each
 failure once, in full sentences, instead of inside two stack traces. The summary says the as-of
-date; per source table the files new and skipped and the rows landed / accepted / quarantined /
-rejected; the gates that failed and why; the published tables with row counts; open AR by
-currency; where the exception files are. Other parts of Inflow add lines through
+date; per source table the files loaded, rejected and skipped and the rows landed / accepted /
+quarantined and read from rejected files; the gates that failed and why; the published tables
+with row counts; open AR by currency; where the exception files are. Other parts of Inflow add lines through
 :data:`SUMMARY_SECTIONS`.
 """
 
@@ -103,7 +103,8 @@ def logger_run_config(verbose: bool) -> dict:
 @dataclass(frozen=True)
 class TableLine:
     raw_table: str
-    files_new: int
+    files_loaded: int
+    files_rejected: int
     files_skipped: int
     landed: int
     accepted: int
@@ -112,13 +113,16 @@ class TableLine:
 
 
 def table_lines(settings: Settings, con: duckdb.DuckDBPyConnection, since: dt.datetime) -> list[TableLine]:
-    """Per configured table, what this run (loads recorded since ``since``) did with its files."""
+    """Per configured table, what this run (loads recorded since ``since``) did with its files. A
+    rejected file counts apart from the loaded ones: one refused before a row was read (a malformed
+    CSV) has no rows to show, and must not read as loaded."""
     out = []
     for source, table, _, tbl in settings.config.tables():
         raw = f"{source}__{table}"
         row = con.execute(
             """
-            select count(*) filter (where status in ('loaded', 'rejected')),
+            select count(*) filter (where status = 'loaded'),
+                   count(*) filter (where status = 'rejected'),
                    coalesce(sum(rows_landed) filter (where status = 'loaded'), 0),
                    coalesce(sum(rows_accepted) filter (where status = 'loaded'), 0),
                    coalesce(sum(rows_quarantined) filter (where status = 'loaded'), 0),
@@ -127,9 +131,9 @@ def table_lines(settings: Settings, con: duckdb.DuckDBPyConnection, since: dt.da
             """,
             [raw, since],
         ).fetchone()
-        new = row[0]
+        loaded, rejected = row[0], row[1]
         seen = len(batch_files(settings.config, tbl)) if tbl.format != "query" else 1
-        out.append(TableLine(raw, new, max(seen - new, 0), row[1], row[2], row[3], row[4]))
+        out.append(TableLine(raw, loaded, rejected, max(seen - loaded - rejected, 0), *row[2:]))
     return out
 
 
@@ -160,11 +164,14 @@ def summary(settings: Settings, as_of: dt.date, since: dt.datetime, failures: li
     if settings.warehouse_path.exists():
         con = connect(settings.warehouse_path, read_only=True)
         try:
-            lines.append("  table: files new / skipped; rows landed / accepted / quarantined; rows rejected")
+            lines.append(
+                "  table: files loaded / rejected / skipped; rows landed / accepted / quarantined; "
+                "rows read from rejected files"
+            )
             for t in table_lines(settings, con, since):
                 lines.append(
-                    f"  {t.raw_table}: {t.files_new} / {t.files_skipped}; {t.landed:,} / {t.accepted:,} / "
-                    f"{t.quarantined:,}; {t.rejected:,}"
+                    f"  {t.raw_table}: {t.files_loaded} / {t.files_rejected} / {t.files_skipped}; {t.landed:,} / "
+                    f"{t.accepted:,} / {t.quarantined:,}; {t.rejected:,}"
                 )
         finally:
             con.close()
@@ -181,15 +188,17 @@ def summary(settings: Settings, as_of: dt.date, since: dt.datetime, failures: li
 
 
 def failure_lines(result: dg.ExecuteInProcessResult, home: Path | None = None) -> list[str]:
-    """Each failed step and failed check once, by its innermost cause (and what to do when the
-    machine is at fault); a run that failed before any step says why."""
+    """Each failed step and failed blocking check once, by its innermost cause (and what to do
+    when the machine is at fault); a run that failed before any step says why. A check of
+    severity WARN that did not pass is not a failure: listing it under "failed" would send the
+    reader after a warning instead of the cause."""
     out = [
         f"step {event.step_key}: {describe_step_error(event.step_failure_data.error, home)}"
         for event in result.all_events
         if event.is_step_failure
     ]
     for check in result.get_asset_check_evaluations():
-        if not check.passed:
+        if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:  # a warning did not fail it
             out.append(
                 f"check {check.asset_key.to_user_string()}:{check.check_name} ({check.severity.value}): "
                 f"{check.description or 'failed'}"

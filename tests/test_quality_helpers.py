@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
+import yaml
 
+from expectations.contracts import ENTITIES
 from orchestration.defs.quality.freshness import measure_freshness
 from orchestration.defs.quality.store import (
     LoadRecord,
@@ -178,3 +181,59 @@ def test_exceptions_judged_afresh_replace_their_source_only() -> None:
     with pytest.raises(ValueError, match="must carry that source"):
         replace_exceptions_of(con, "writeback", pd.DataFrame([{**row, "source": "erp"}]))
     assert set(REPORT_COLUMNS) < set(row)
+
+
+def test_the_run_summary_counts_a_rejected_file_apart_from_the_loaded_ones(tmp_path: Path) -> None:
+    """Three monthly files: one loaded, one rejected before a row was read (a malformed CSV), one
+    loaded by an earlier run. The rejected file is not a loaded one, and its zero rows do not hide it."""
+    from orchestration.run_report import TableLine, table_lines
+    from orchestration.settings import Settings
+
+    for month in ("01", "02", "03"):
+        (tmp_path / f"inv_2026-{month}.csv").write_text("DocNo\n1\n")
+    table = {
+        "entity": "invoices",
+        "format": "csv",
+        "path": "inv_*.csv",
+        "columns": {c: c for c in ENTITIES["invoices"].required},
+    }
+    source = {"system": "erp", "role": "system_of_record", "transport": "file", "owner": "ar@test.example"}
+    config = tmp_path / "inflow.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {"company": "T", "reporting_currency": "USD", "sources": {"erp": {**source, "tables": {"invoices": table}}}}
+        )
+    )
+    con = _warehouse()
+    since = NOW - dt.timedelta(minutes=5)
+    earlier = LoadRecord(
+        "erp", "erp__invoices", "invoices", "inv_2026-01.csv", "c1", 4, 4, 0, loaded_at=NOW - dt.timedelta(days=1)
+    )
+    loaded = LoadRecord("erp", "erp__invoices", "invoices", "inv_2026-02.csv", "c2", 10, 9, 1, loaded_at=NOW)
+    rejected = LoadRecord(
+        "erp", "erp__invoices", "invoices", "inv_2026-03.csv", "c3", 0, 0, 0, status="rejected", loaded_at=NOW
+    )
+    for rec in (earlier, loaded, rejected):
+        record_load(con, rec)
+    (line,) = table_lines(Settings.load(config, tmp_path / "home"), con, since)
+    assert line == TableLine("erp__invoices", 1, 1, 1, 10, 9, 1, 0)
+
+
+def test_a_failed_run_lists_its_blocking_checks_not_its_warnings() -> None:
+    """A warning that did not pass is in the log, not among the causes of a failed run."""
+    from orchestration.run_report import failure_lines
+
+    @dg.asset
+    def book() -> int:
+        return 1
+
+    @dg.asset_check(asset=book)
+    def ties_out() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, description="open AR off by 12%")
+
+    @dg.asset_check(asset=book)
+    def customers_known() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, description="3 unknown")
+
+    result = dg.materialize([book, ties_out, customers_known], raise_on_error=False)
+    assert failure_lines(result) == ["check book:ties_out (ERROR): open AR off by 12%"]
