@@ -641,6 +641,29 @@ def test_check_judges_an_empty_file_as_a_run_does(tmp_path: Path) -> None:
     assert len(stops) == 1 and "inv_2026-01.csv: no data rows (batch_empty)" in stops[0], stops
 
 
+@pytest.mark.parametrize(
+    ("currencies", "top", "stops"),
+    [
+        (("USD", "USD"), {}, False),
+        (("USD", "CAD"), {}, True),
+        (("USD", "CAD"), {"quality": {"fx_rate_missing": "warn"}}, False),
+    ],
+)
+def test_check_stops_on_foreign_documents_with_no_fx_table(
+    tmp_path: Path, currencies: tuple[str, str], top: dict, stops: bool
+) -> None:
+    """A run blocks on an open document without a rate to the reporting currency; with no FX
+    table at all, check says so for any foreign currency in the first rows, unless the
+    configuration only warns on it."""
+    _write(tmp_path, "inv.csv", [f"{i},10,invoice,2026-01-05,{cur},1.00" for i, cur in enumerate(currencies, 1)])
+    findings = check_config(_config(tmp_path, {"invoices": _invoice_table("inv.csv")}, **top))
+    expected = (
+        "erp.invoices: documents in CAD and no table lands fx_rates: a run fails (fx_rate_missing) while one of "
+        "them is open; map an FX rates export, or set quality.fx_rate_missing: warn"
+    )
+    assert findings == ([(True, expected)] if stops else []), findings
+
+
 def test_check_ends_with_the_status_a_run_would_end_with(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """0 for a clean sample, 1 when a source would stop the run, 2 when the run would refuse the
     configuration (a missing file, like an invalid one, is what `inflow run` exits 2 for)."""

@@ -121,6 +121,30 @@ def _sample(
         )
     for rule_name, column, count, detail in rows:
         yield stops, f"{name}: {rule_name} on {column}: {count} of the first {landed.rows} rows, e.g. {detail}"
+    if tbl.entity == "invoices":
+        yield from _fx_findings(config, con, name)
+
+
+def _fx_findings(config: InflowConfig, con: duckdb.DuckDBPyConnection, name: str) -> Iterator[Finding]:
+    """A run stops on an open document in a currency without a rate to the reporting currency
+    (``fx_rate_missing``, when ``quality.fx_rate_missing`` blocks). With no table landing FX rates
+    at all, every foreign currency in the first rows is one; which rates an FX export lacks is
+    for the run to judge."""
+    if config.quality.fx_rate_missing != "block" or any(t.entity == "fx_rates" for *_, t in config.tables()):
+        return
+    foreign = [
+        currency
+        for (currency,) in con.execute(
+            "select distinct currency from _check_judged where currency <> ? order by 1", [config.reporting_currency]
+        ).fetchall()
+    ]
+    if foreign:
+        yield (
+            True,
+            f"{name}: documents in {', '.join(foreign)} and no table lands fx_rates: a run fails "
+            f"(fx_rate_missing) while one of them is open; map an FX rates export, or set "
+            "quality.fx_rate_missing: warn",
+        )
 
 
 def _no_bounds() -> Bounds:
