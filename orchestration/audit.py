@@ -87,8 +87,15 @@ class AuditTrail:
     """The audit store of one home. Open, record, close: every write is one short transaction."""
 
     def __init__(self, home: Path) -> None:
-        self.path = home / "audit" / "audit.sqlite"
+        self.path = self.path_at_home(home)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def path_at_home(home: Path) -> Path:
+        """Where the trail of an INFLOW_HOME lives, ``<home>/audit/audit.sqlite``: named apart from
+        opening it, because opening creates it and ``inflow audit`` must first see whether a run
+        wrote one (:meth:`orchestration.settings.HomeLayout.not_written`)."""
+        return Path(home) / "audit" / "audit.sqlite"
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from orchestration.audit import KINDS as AUDIT_KINDS
 from orchestration.config import ConfigError, future_as_of
-from orchestration.defs.writeback.commands import add_outbox_parser, run_outbox_command
+from orchestration.defs.writeback.commands import add_outbox_parser, positive_count, run_outbox_command
 from orchestration.failures import environment_message
 from orchestration.home import lock
 from orchestration.home.migrations import HomeTooNew
@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the input files (with checksums) of each publication as of DATE",
     )
     audit.add_argument("--kind", choices=AUDIT_KINDS, default=None, help="only events of this kind")
-    audit.add_argument("--last", type=int, default=50, help="show the last N events (default 50)")
+    audit.add_argument("--last", type=positive_count, default=50, help="show the last N events (1 or more, default 50)")
     audit.add_argument(
         "--verify", action="store_true", help="check the hash chain; exit 1 when an event was edited or removed"
     )
@@ -422,9 +422,16 @@ def _write_owner_reports(settings: Settings) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    """``inflow audit``: list, verify or query the trail of a home a run has written one in. A home
+    without one is refused (status 2) before the trail is opened, as the outbox commands refuse
+    one without an outbox: opening creates the store, so a mistyped --home would get an empty trail
+    reported as "0 events, chain intact"."""
     from orchestration.audit import AuditTrail, describe, publications_on
 
     settings = Settings.load(args.config, args.home)
+    if missing := settings.layout.not_written(AuditTrail.path_at_home(settings.home)):
+        print(f"inflow audit: {missing}", file=sys.stderr)
+        return 2
     trail = AuditTrail(settings.home)
     if args.verify:
         problems = trail.verify()

@@ -95,6 +95,39 @@ def test_audit_lists_the_events_of_a_known_kind(tmp_path: Path, capsys: pytest.C
     assert "run  failed" in out and "gate" not in out
 
 
+@pytest.mark.parametrize("asked", [[], ["--verify"], ["--published-on", "2026-06-30"]])
+def test_audit_refuses_a_folder_without_a_trail_and_leaves_it_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture, asked: list[str]
+) -> None:
+    """A mistyped --home got an empty trail created there and "0 events, chain intact"."""
+    folder = tmp_path / "not_a_home"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert main(["audit", "--home", str(folder), *asked]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'audit' / 'audit.sqlite'} does not exist: no run has written it in {folder} yet" in err
+    assert "not an Inflow home" in err
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("last", ["-3", "0"])
+def test_audit_refuses_a_last_below_one(tmp_path: Path, capsys: pytest.CaptureFixture, last: str) -> None:
+    """``--last -3`` listed every event but the first 3, and ``--last 0`` none, as if the trail were empty."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["audit", "--home", str(tmp_path), "--last", last])
+    assert stopped.value.code == 2
+    assert f"argument --last: {last} is not a count of 1 or more" in capsys.readouterr().err
+
+
+def test_audit_last_one_shows_the_newest_event(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    trail = AuditTrail(tmp_path)
+    for n in range(3):
+        trail.record("load", "loaded", subject=f"t{n}")
+    assert main(["audit", "--home", str(tmp_path), "--last", "1"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith("t2")
+
+
 @pytest.mark.pipeline
 def test_the_run_is_audited_and_published_with_its_inputs(published_home: PublishedHome) -> None:
     home = published_home.home

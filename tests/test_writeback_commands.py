@@ -128,14 +128,35 @@ def test_list_refuses_a_limit_below_one(setup, capsys, limit):
     with pytest.raises(SystemExit) as stopped:
         main([*base, "list", "--limit", limit])
     assert stopped.value.code == 2
-    assert f"argument --limit: {limit} is not a number of changes to show (give 1 or more)" in capsys.readouterr().err
+    assert f"argument --limit: {limit} is not a count of 1 or more" in capsys.readouterr().err
 
 
-def test_list_limit_one_shows_the_first_change(setup, capsys):
+@pytest.mark.parametrize("limit", [1, 2])
+def test_list_limit_shows_the_newest_changes_oldest_first(setup, capsys, limit):
+    """The listing puts the newest last; a limit keeps that end of it, in the same order."""
     base, _, keys = setup
-    assert main([*base, "list", "--limit", "1"]) == 0
-    out = capsys.readouterr().out
-    assert keys[0][:12] in out and keys[1][:12] not in out and "1 change(s)" in out
+    assert main([*base, "list", "--limit", str(limit)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line[:12] for line in lines[1:-1]] == [key[:12] for key in keys[-limit:]]
+    assert lines[-1] == f"{limit} change(s)"
+
+
+@pytest.mark.parametrize("batches", ["-1", "0"])
+def test_send_refuses_max_batches_below_one(setup, capsys, batches):
+    """Below 1 the sender sent nothing and reported 0 batches, as if nothing were approved."""
+    base, home, _ = setup
+    with pytest.raises(SystemExit) as stopped:
+        main([*base, "send", "--max-batches", batches])
+    assert stopped.value.code == 2
+    assert f"argument --max-batches: {batches} is not a count of 1 or more" in capsys.readouterr().err
+    assert [r.status for r in _rows(home)] == ["pending", "pending", "approved"]
+
+
+def test_send_max_batches_one_sends_a_batch(setup, capsys):
+    base, home, _ = setup
+    assert main([*base, "send", "--max-batches", "1"]) == 0
+    assert "erp_files: delivered 1 in 1 batch(es)" in capsys.readouterr().out
+    assert [r.status for r in _rows(home)] == ["pending", "pending", "sent"]
 
 
 @pytest.mark.parametrize(

@@ -41,16 +41,19 @@ KEY_WIDTH = 12
 PENDING_FILTERS = ("kind", "target")
 
 
-def _count(value: str) -> int:
-    """``--limit`` as a count of rows to show: at least 1, refused by argparse otherwise (0 would
-    print an empty listing that reads as an empty outbox; SQLite takes a negative limit as none)."""
+def positive_count(value: str) -> int:
+    """An argparse type for a count of 1 or more (``outbox list --limit``, ``outbox send
+    --max-batches``, ``audit --last``), refused with a usage error otherwise. Below 1 each of them
+    answered wrongly instead: 0 printed no change or event, or sent nothing while approved changes
+    waited, and read as an empty store or queue; a negative limit is none to SQLite, ``--last -3``
+    showed all but the first 3 events, and ``--max-batches -1`` sent nothing."""
     try:
-        count = int(value)
+        number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"{count} is not a number of changes to show (give 1 or more)")
-    return count
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not a count of 1 or more")
+    return number
 
 
 def add_outbox_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -66,7 +69,12 @@ def add_outbox_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
         "--kind", action="append", choices=[k.value for k in ChangeKind], default=[], help="only this kind (repeatable)"
     )
     listing.add_argument("--target", action="append", default=[], help="only this target (repeatable)")
-    listing.add_argument("--limit", type=_count, default=None, help="show at most this many changes (1 or more)")
+    listing.add_argument(
+        "--limit",
+        type=positive_count,
+        default=None,
+        help="show only the newest N changes (1 or more), still listed oldest first",
+    )
     listing.add_argument("--json", action="store_true", help="one JSON object per line, every column")
 
     approve = actions.add_parser("approve", help="approve pending (or retry failed) changes")
@@ -91,7 +99,9 @@ def add_outbox_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
 
     sender = actions.add_parser("send", help="deliver approved changes to their targets")
     sender.add_argument("--target", action="append", default=[], help="only these targets (repeatable)")
-    sender.add_argument("--max-batches", type=int, default=None, help="stop after this many batches per target")
+    sender.add_argument(
+        "--max-batches", type=positive_count, default=None, help="stop after this many batches per target (1 or more)"
+    )
     return outbox
 
 

@@ -260,7 +260,9 @@ class OutboxStore:
         batch_id: str | None = None,
         limit: int | None = None,
     ) -> list[OutboxRow]:
-        """Changes in sequence order, filtered by any of the given values per column."""
+        """Changes in sequence order, filtered by any of the given values per column; with
+        ``limit``, the newest ``limit`` of them, still oldest first (``outbox list`` prints the
+        newest last, so a limit keeps the end of the listing, what an operator looks for)."""
         where, params = [], []
         for column, values in (("status", statuses), ("kind", kinds), ("target", targets), ("idempotency_key", keys)):
             if values:
@@ -272,9 +274,10 @@ class OutboxStore:
         sql = f"select {', '.join(COLUMNS)} from erp_outbox"  # noqa: S608 (column names and statuses are constants of this module)
         if where:
             sql += " where " + " and ".join(where)
-        sql += " order by seq"
-        if limit is not None:
-            sql += " limit ?"
+        if limit is None:
+            sql += " order by seq"
+        else:
+            sql = f"select * from ({sql} order by seq desc limit ?) order by seq"  # noqa: S608 (the query above)
             params.append(limit)
         return [OutboxRow(*row) for row in self._con.execute(sql, params).fetchall()]
 
