@@ -8,6 +8,9 @@ tab or carriage return is how injected formulas hide (OWASP "CSV injection"); a 
 ``=HYPERLINK("http://x", "Pay here")`` must reach finance as text. Such a cell gets a leading
 apostrophe, the prefix spreadsheets themselves use for "this is text". A plain number written as
 text (``-12.50``, ``+3``, ``-2.5e-05``) is left alone: a spreadsheet reads it as that number, not a formula.
+An XLSX can say "this is text" without changing the text: ``orchestration/workbooks.py`` writes
+such a cell verbatim with Excel's quote-prefix style (:func:`needs_prefix` decides which), so a
+customer named ``+31 Holding BV`` keeps its name there.
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ description, where the serving file has one, as the header cell's note), a bold 
 stays in view, number and date formats by what a column holds (money with thousands separators,
 rates as percentages), widths from the content, an autofilter, landscape pages one page wide with
 the header repeated, and optionally a native Excel chart over the sheet's own cells. Text cells go
-through the spreadsheet safety rule; the workbook is also told never to turn text into formulas
-or links, so no string can become live even if the rule were bypassed.
+through the spreadsheet safety rule: a text a spreadsheet would run as a formula is written as it
+is, in a string cell with Excel's quote-prefix style (the cell shows the name without a visible
+apostrophe and stays text when edited), where a CSV needs the apostrophe in the text itself. The
+workbook is also told never to turn text into formulas or links, so no string can become live
+even if the rule were bypassed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from orchestration.spreadsheet_safety import neutralise
+from orchestration.spreadsheet_safety import needs_prefix, neutralise
 
 Kind = Literal["text", "integer", "money", "one_decimal", "percent", "rate", "number", "date", "timestamp", "boolean"]
 
@@ -187,10 +190,11 @@ def _width(column: Column, rows: Sequence[Sequence[object]], index: int) -> floa
 
 
 def _write_cell(
-    sheet: Worksheet, row: int, col: int, value: object, cell_format: object, dates: dict[str, object]
+    sheet: Worksheet, row: int, col: int, value: object, cell_format: object, styles: dict[str, object]
 ) -> None:
     """One value with the column's format (a date in a column of another kind, as in a summary
-    sheet, gets a date format); text always as text (never a formula), safety rule applied."""
+    sheet, gets a date format); text always as text (never a formula), and text a spreadsheet
+    would run with the quote-prefix style (``styles["quoted"]``) instead of an apostrophe in it."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         sheet.write_blank(row, col, None, cell_format)
     elif isinstance(value, bool):
@@ -198,11 +202,12 @@ def _write_cell(
     elif isinstance(value, int | float | decimal.Decimal):
         sheet.write_number(row, col, float(value), cell_format)
     elif isinstance(value, dt.datetime):
-        sheet.write_datetime(row, col, value.replace(tzinfo=None), dates["timestamp"])
+        sheet.write_datetime(row, col, value.replace(tzinfo=None), styles["timestamp"])
     elif isinstance(value, dt.date):
-        sheet.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), dates["date"])
+        sheet.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), styles["date"])
     else:
-        sheet.write_string(row, col, str(neutralise(str(value))), cell_format)
+        text = str(value)
+        sheet.write_string(row, col, text, styles["quoted"] if needs_prefix(text) else cell_format)
 
 
 def write_sheet(book: Workbook, table: Sheet) -> Worksheet:
@@ -225,12 +230,13 @@ def write_sheet(book: Workbook, table: Sheet) -> Worksheet:
         if column.note:
             sheet.write_comment(header_row, col, column.note, {"x_scale": 2, "y_scale": 1.5})
         sheet.set_column(col, col, _width(column, table.rows, col))
-    dates = {k: book.add_format({"num_format": NUMBER_FORMATS[k]}) for k in ("date", "timestamp")}
+    styles = {k: book.add_format({"num_format": NUMBER_FORMATS[k]}) for k in ("date", "timestamp")}
+    styles["quoted"] = book.add_format({"quote_prefix": True})
     for index, values in enumerate(table.rows):
         row_kind = table.row_kinds[index] if index < len(table.row_kinds) else None
         for col, column in enumerate(table.columns):
             kind = row_kind if row_kind is not None and column.kind in NUMBER_FORMATS else column.kind
-            _write_cell(sheet, header_row + 1 + index, col, values[col], formats.get(kind), dates)
+            _write_cell(sheet, header_row + 1 + index, col, values[col], formats.get(kind), styles)
     last_row = header_row + max(len(table.rows), 1)
     last_col = max(len(table.columns) - 1, 0)
     sheet.freeze_panes(header_row + 1, 0)

@@ -42,7 +42,7 @@ from orchestration.defs.reporting.sections import (
     _headline,
     resolve_as_of,
 )
-from orchestration.spreadsheet_safety import needs_prefix
+from orchestration.spreadsheet_safety import TEXT_PREFIX, needs_prefix
 from orchestration.workbooks import Column, Sheet, write_workbook
 from tests.published_home import EVIL_CUSTOMER_NAME, PUBLISHED_AS_OF, PublishedHome
 
@@ -223,7 +223,8 @@ def test_workbook_sheets_are_formatted_sorted_and_charted(pack_folder: Path, pub
     assert amounts == sorted(amounts, reverse=True) and len(amounts) == 60
     assert customers.cell(5, amount_col).number_format == "#,##0.00;[Red]-#,##0.00"
     assert customers.cell(5, 1).value == published_home.evil_customer_id
-    assert customers.cell(5, 2).value == "'" + EVIL_CUSTOMER_NAME and customers.cell(5, 2).data_type == "s"
+    evil = customers.cell(5, 2)  # verbatim, a string cell Excel keeps as text (quote prefix), no visible apostrophe
+    assert (evil.value, evil.data_type, evil.quotePrefix) == (EVIL_CUSTOMER_NAME, "s", True)
 
 
 @pytest.mark.pipeline
@@ -344,8 +345,10 @@ def test_no_file_for_people_holds_a_live_formula(published_home: PublishedHome) 
                 for row in sheet.iter_rows():
                     for cell in row:
                         assert cell.data_type != "f", f"{path}:{cell.coordinate} is a formula"
-                        if isinstance(cell.value, str):
-                            cells.append(cell.value)
+                        if isinstance(cell.value, str):  # a text a spreadsheet would run: the quote-prefix style
+                            quoted = needs_prefix(cell.value)
+                            assert not quoted or cell.quotePrefix, f"{path}:{cell.coordinate} runs as typed"
+                            cells.append(TEXT_PREFIX + cell.value if quoted else cell.value)
         else:
             cells = _page(path).cells
         unsafe = [c for c in cells if needs_prefix(c)]
@@ -411,7 +414,7 @@ def test_collector_queue_section_appears_once_the_queue_is_published(
     assert ranks[:collectors] == [1] * collectors and ranks == sorted(ranks)
     assert len(ranks) == today and max(ranks) == 2, "only today's rows, none past the capacity"
     names = {r[header.index("Customer name")] for r in sheet.iter_rows(min_row=5, values_only=True)}
-    assert "'" + EVIL_CUSTOMER_NAME in names
+    assert EVIL_CUSTOMER_NAME in names  # verbatim: the cell's quote-prefix style keeps it text
     page = (home / "reports" / PUBLISHED_AS_OF / f"ar_review_{PUBLISHED_AS_OF}.html").read_text(encoding="utf-8")
     assert "marts.collector_queue is not published" not in page and 'data-sheet="Collector queue"' in page
     assert f"{overflow:,} rows past each collector&#39;s daily capacity (overflow) are not shown" in page
