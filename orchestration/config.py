@@ -865,6 +865,7 @@ class InflowConfig(_Strict):
             "reporting_currency": self.reporting_currency,
             "aging_basis": self.aging.basis,
             "erp_open_balance_tolerance": self.quality.erp_open_balance_tolerance,
+            "customers_landed": "customers" not in self.missing_entities(),
             "aging_buckets": list(self.aging.buckets),
             "missing_due_date_terms_days": self.aging.missing_due_date_terms_days,
             "aging_history_days": self.aging.history_days,

@@ -811,6 +811,25 @@ def test_open_ar_far_from_the_erps_own_balance_fails_the_build(
     assert ("FAIL 1 assert_open_ar_ties_to_erp_within_tolerance" in run.output) == fails, run.output[-3000:]
 
 
+@pytest.mark.parametrize("customers_landed", [True, False])
+def test_documents_are_looked_up_in_the_customer_master_only_when_one_lands(
+    tmp_path: Path, customers_landed: bool
+) -> None:
+    """An invoice whose customer the master lacks is a warning; with no customer master at all
+    every customer is derived from the documents, and a warning per document would be noise."""
+    path = new_warehouse(tmp_path / "warehouse.duckdb")
+    land(path, {"invoices": [COMPANY["invoices"][0]], "customers": COMPANY["customers"][1:2]}, FIRST_LOAD)
+    run = dbt(
+        path,
+        tmp_path / "dbt",
+        ["build", "--select", "stg_landing__invoices stg_landing__customers", *ONLY_SELECTED, *FACT_LAYER],
+        {"as_of_date": AS_OF, "customers_landed": customers_landed},
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    warned = "WARN 1 relationships_stg_landing__invoices_customer_id__customer_id__ref_stg_landing__customers_"
+    assert (warned in run.output) == customers_landed, run.output[-3000:]
+
+
 def test_quarantined_rows_never_reach_the_marts(tmp_path: Path) -> None:
     path = new_warehouse(tmp_path / "warehouse.duckdb")
     land(path, {"customers": COMPANY["customers"]}, FIRST_LOAD)
