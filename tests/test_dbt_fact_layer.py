@@ -789,6 +789,7 @@ I9_LATER = {**COMPANY["invoices"][0], "document_id": "I9", "document_date": "202
         (D("603.00"), I1_PAID_400, False),  # 3.00 off: 0.4975 % of 603.00, within 0.5 %
         (D("603.02"), I1_PAID_400, True),  # 3.02 off: 0.5008 %
         (D("603.02"), {**I1_PAID_400, "invoices": [I9_LATER]}, False),  # a rebuild of an earlier day
+        (D("603.02"), {**I1_PAID_400, "payments": [*I1_PAID_400["payments"], *AFTER_AS_OF["payments"]]}, False),
     ],
 )
 def test_open_ar_far_from_the_erps_own_balance_fails_the_build(

@@ -4,9 +4,10 @@
     erp_open_balance_tolerance. Beyond it the run fails and publishes nothing: a share that large
     means Inflow is missing what reduced the balances (a payments or credits feed not mapped, a
     partial payment the export shows only as a smaller remaining amount), and its open AR would
-    be a wrong number. Applies only when the export does not reach past as_of_date (no document
-    carrying the ERP's balance is dated after it): the ERP's balance is as of its export, so a
-    rebuild of an earlier day is left to assert_open_ar_matches_erp_open_balances, a warning.
+    be a wrong number. Applies only when the landed data do not reach past as_of_date (no
+    document, payment, application or write-off dated after it): the ERP's balance is as of its
+    export, so a rebuild of an earlier day would differ by everything since, and is left to
+    assert_open_ar_matches_erp_open_balances, a warning.
     Returns the currencies beyond the tolerance. -#}
 {%- set as_of = as_of_date() -%}
 
@@ -14,9 +15,16 @@ with
 
 exported as (
 
-    select max(document_date) as last_document_date
-    from {{ ref('stg_landing__invoices') }}
-    where external_open_amount is not null
+    select max(last_day) as last_day
+    from (
+        select max(document_date) as last_day from {{ ref('stg_landing__invoices') }}
+        union all
+        select max(payment_date) from {{ ref('stg_landing__payments') }}
+        union all
+        select max(applied_date) from {{ ref('stg_landing__payment_applications') }}
+        union all
+        select max(write_off_date) from {{ ref('stg_landing__write_offs') }}
+    ) as landed_days
 
 ),
 
@@ -59,7 +67,7 @@ final as (
     from per_currency
     cross join exported
     where
-        exported.last_document_date <= {{ as_of }}
+        coalesce(exported.last_day <= {{ as_of }}, true)
         and per_currency.absolute_difference
         > {{ var('erp_open_balance_tolerance') }} * abs(per_currency.external_open_amount)
 
