@@ -181,6 +181,13 @@ def test_the_run_builds_the_pack_with_the_published_numbers(published_home: Publ
     book = load_workbook(pack_folder / f"ar_review_{PUBLISHED_AS_OF}.xlsx")
     summary = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=5, values_only=True)}
     assert summary["Open AR"] == open_ar, "the pack's headline is the published open AR, to the cent"
+    formats = {row[0].value: row[1].number_format for row in book["Summary"].iter_rows(min_row=5)}
+    assert (formats["Open AR"], formats["As of"], formats["Published at"], formats["Run"]) == (
+        "#,##0.00;[Red]-#,##0.00",
+        "yyyy-mm-dd",
+        "yyyy-mm-dd hh:mm:ss",
+        "General",
+    ), "each row of the summary's value column has its own format, the run's id none"
     buckets = {row[0]: row[1] for row in book["Aging"].iter_rows(min_row=5, values_only=True) if row[0]}
     history = list(book["Aging history"].iter_rows(min_row=4, values_only=True))
     header, last = history[0], history[-1]

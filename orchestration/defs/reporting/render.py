@@ -19,7 +19,7 @@ import jinja2
 
 from orchestration.defs.reporting.sections import PAGE_ROWS, ReviewPack, Table
 from orchestration.spreadsheet_safety import neutralise
-from orchestration.workbooks import Column, Sheet, write_workbook
+from orchestration.workbooks import Column, Kind, Sheet, write_workbook
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -83,13 +83,16 @@ def render_html(pack: ReviewPack, serving_name: str, workbook_name: str, built_a
 def pack_sheets(pack: ReviewPack) -> list[Sheet]:
     """The workbook's sheets: the summary, then one per table of each section, in page order."""
     summary_rows: list[tuple[object, ...]] = [(h.label, h.value, h.unit) for h in pack.headline]
-    summary_rows += [
-        ("As of", pack.as_of, ""),
-        ("Publication as of", pack.publication.as_of, ""),
-        ("Published at", pack.publication.published_at, ""),
-        ("Run", pack.publication.run_id, ""),
+    row_kinds: list[Kind | None] = [h.kind for h in pack.headline]
+    about: list[tuple[str, object, Kind]] = [
+        ("As of", pack.as_of, "date"),
+        ("Publication as of", pack.publication.as_of, "date"),
+        ("Published at", pack.publication.published_at, "timestamp"),
+        ("Run", pack.publication.run_id, "text"),
     ]
-    summary_rows += [(f"{s.title}: not shown", s.missing, "") for s in pack.sections if s.missing and not s.parts]
+    about += [(f"{s.title}: not shown", s.missing, "text") for s in pack.sections if s.missing and not s.parts]
+    summary_rows += [(label, value, "") for label, value, _ in about]
+    row_kinds += [kind for *_, kind in about]  # the value column's kind is money: these rows say theirs
     title = f"{pack.company}: accounts receivable review as of {pack.as_of}"
     sheets = [
         Sheet(
@@ -101,7 +104,7 @@ def pack_sheets(pack: ReviewPack) -> list[Sheet]:
             ],
             summary_rows,
             title=(title, f"Amounts in {pack.currency}"),
-            row_kinds=[h.kind for h in pack.headline],
+            row_kinds=row_kinds,
         )
     ]
     for section in pack.sections:
