@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # the type of a step's error in Dagster's events
 
 _DBT_ERRORS = "Errors parsed from dbt logs:"
 _DBT_LOG = re.compile(r"view the dbt debug log: (\S+?)\.?(?:\s|$)")
+#: dbt's progress line of a failed node ("187 of 327 FAIL 4 some_test ... [FAIL 4 in 0.17s]"):
+#: dbt reports the same failure again, in words, in its summary.
+_DBT_PROGRESS = re.compile(r"^\d+ of \d+ (FAIL|ERROR) ")
 
 
 @dataclass(frozen=True)
@@ -106,15 +109,28 @@ def _text(error: SerializableErrorInfo) -> str:
     return rest if name == "Failure" else f"{name}: {rest}"
 
 
+def _dbt_errors(parsed: str) -> list[str]:
+    """dbt's errors, one per failure: its summary's "Failure in test X" with the "Got N results"
+    paragraph that follows it joined to it, and progress lines left out when the summary names
+    the failures in words (they are the same failures: counted twice, one failed test read as
+    three errors)."""
+    errors: list[str] = []
+    for block in (b.strip() for b in parsed.split("\n\n")):
+        if not block:
+            continue
+        if block.startswith("Got ") and errors:
+            errors[-1] += "\n" + block
+        else:
+            errors.append(block)
+    worded = [e for e in errors if not _DBT_PROGRESS.match(e)]
+    return worded or errors
+
+
 def _dbt_cause(message: str) -> str:
     """The first error dbt reported (its first lines, joined, without colour codes), how many more,
     and dbt's log."""
     message = uncoloured(message)
-    errors = (
-        [e.strip() for e in message.split(_DBT_ERRORS, 1)[1].split("\n\n") if e.strip()]
-        if _DBT_ERRORS in message
-        else []
-    )
+    errors = _dbt_errors(message.split(_DBT_ERRORS, 1)[1]) if _DBT_ERRORS in message else []
     first = [line.strip() for line in errors[0].splitlines() if line.strip()] if errors else []
     first = [line for line in first if not line.startswith("compiled code at")]
     text = ": ".join(first) or "dbt failed without reporting an error"

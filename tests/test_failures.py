@@ -87,6 +87,22 @@ def test_dbt_failure_reads_without_dbts_colour_codes() -> None:
     assert describe_step_error(dbt) == "62 of 326 FAIL 1 unique_invoices_document_id .... [FAIL 1 in 0.03s]"
 
 
+def test_a_failed_dbt_test_reads_as_one_error_in_words() -> None:
+    """dbt lists a failed test as its progress line, then in its summary as "Failure in test" and
+    a "Got N results" paragraph: one failure, said once, with its count."""
+    dbt = _Info(
+        "DagsterDbtCliRuntimeError: failed.\n\nErrors parsed from dbt logs:\n\n"
+        "187 of 327 FAIL 4 assert_open_ar_ties_to_erp_within_tolerance .... [\x1b[31mFAIL 4\x1b[0m in 0.17s]\n\n"
+        "\x1b[31mFailure in test assert_open_ar_ties_to_erp_within_tolerance (tests/a.sql)\x1b[0m\n\n"
+        "  Got 4 results, configured to fail if != 0\n",
+        "DagsterDbtCliRuntimeError",
+    )
+    assert describe_step_error(dbt) == (
+        "Failure in test assert_open_ar_ties_to_erp_within_tolerance (tests/a.sql): "
+        "Got 4 results, configured to fail if != 0"
+    )
+
+
 def test_errors_of_the_machine_become_one_line_and_others_do_not() -> None:
     def chained(inner: BaseException) -> BaseException:
         try:
