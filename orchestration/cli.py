@@ -321,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
 def _run_and_report(settings: Settings, args: argparse.Namespace) -> int:
     from orchestration.audit import AuditTrail
     from orchestration.defs.publish.publication import serving_for
-    from orchestration.run_report import failure_lines, summary
+    from orchestration.run_report import failing_rows, failure_lines, summary
 
     for missing in settings.config.missing_entities():
         print(f"inflow: warning: no table lands {missing}; they are derived from the documents", file=sys.stderr)
@@ -340,6 +340,8 @@ def _run_and_report(settings: Settings, args: argparse.Namespace) -> int:
     failures = failure_lines(result, settings.home)
     trail.record("run", "failed", run_id=result.run_id, as_of=as_of, subject="inflow run", detail="\n".join(failures))
     print(summary(settings, as_of, started, failures, published=False), file=sys.stderr)
+    for line in failing_rows(settings, result.run_id, failures):
+        print(line, file=sys.stderr)
     print(failed_line(result.run_id, settings.serving_path), file=sys.stderr)
     return 1
 

@@ -187,6 +187,37 @@ def summary(settings: Settings, as_of: dt.date, since: dt.datetime, failures: li
     return "\n".join(lines)
 
 
+#: A failed singular dbt test as dbt names it in a failure: its name and its file in the project.
+_FAILED_SINGULAR_TEST = re.compile(r"Failure in test (\w+) \((tests/[\w/]+\.sql)\)")
+#: Rows of a failed test shown in the summary.
+FAILING_ROWS_SHOWN = 5
+
+
+def failing_rows(settings: Settings, run_id: str, failures: list[str]) -> list[str]:
+    """The first rows each failed singular dbt test returned, read again from the warehouse with the
+    SQL dbt compiled for the run. dbt itself says only "Got 4 results"; a reconciliation test
+    returns what did not reconcile (the currency, both amounts, the difference), which is what
+    the reader needs to act on. Nothing is shown when the compiled SQL or the warehouse is not
+    there (Spark) or the query fails: the summary still names the test."""
+    lines: list[str] = []
+    tests = sorted({m.groups() for text in failures for m in _FAILED_SINGULAR_TEST.finditer(text)})
+    for name, path in tests:
+        compiled = settings.dbt_runs_dir / run_id / "compiled" / "inflow" / path
+        if not compiled.is_file() or not settings.warehouse_path.exists():
+            continue
+        con = connect(settings.warehouse_path, read_only=True)
+        try:
+            rows = con.execute(f"select * from ({compiled.read_text('utf-8')}) limit {FAILING_ROWS_SHOWN}")  # noqa: S608 (SQL dbt compiled from the project's own test)
+            columns, values = [d[0] for d in rows.description], rows.fetchall()
+        except duckdb.Error:
+            continue
+        finally:
+            con.close()
+        lines.append(f"rows {name} returned (at most {FAILING_ROWS_SHOWN}):")
+        lines += [f"  {', '.join(f'{c}={v}' for c, v in zip(columns, row, strict=True))}" for row in values]
+    return lines
+
+
 def failure_lines(result: dg.ExecuteInProcessResult, home: Path | None = None) -> list[str]:
     """Each failed step and failed blocking check once, by its innermost cause (and what to do
     when the machine is at fault); a run that failed before any step says why. A check of

@@ -237,3 +237,31 @@ def test_a_failed_run_lists_its_blocking_checks_not_its_warnings() -> None:
 
     result = dg.materialize([book, ties_out, customers_known], raise_on_error=False)
     assert failure_lines(result) == ["check book:ties_out (ERROR): open AR off by 12%"]
+
+
+def test_a_failed_reconciliation_shows_the_rows_it_returned(tmp_path: Path) -> None:
+    """dbt says only "Got 2 results"; the summary reads the test's compiled SQL again and shows
+    the rows (at most FAILING_ROWS_SHOWN), and nothing for a test whose SQL is not there."""
+    from orchestration.run_report import FAILING_ROWS_SHOWN, failing_rows
+    from orchestration.settings import Settings
+
+    settings = Settings.load(None, tmp_path / "home")
+    settings.home.mkdir()
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("create table t as select * from (values ('USD', 294109.76, 258146.58), ('CAD', 1.0, 1.0)) v(c, a, e)")
+    con.close()
+    compiled = settings.dbt_runs_dir / "r1" / "compiled" / "inflow" / "tests" / "ties.sql"
+    compiled.parent.mkdir(parents=True)
+    compiled.write_text(
+        "with d as (select c as currency, a as open_amount, e as erp from t)\n"
+        "select * from d where open_amount <> erp\n"
+    )
+    failures = [
+        "step dbt_models: Failure in test ties (tests/ties.sql): Got 1 result, configured to fail if != 0",
+        "step dbt_models: Failure in test gone (tests/gone.sql): Got 3 results, configured to fail if != 0",
+    ]
+    assert failing_rows(settings, "r1", failures) == [
+        f"rows ties returned (at most {FAILING_ROWS_SHOWN}):",
+        "  currency=USD, open_amount=294109.76, erp=258146.58",
+    ]
+    assert failing_rows(settings, "r2", failures) == []

@@ -8,7 +8,8 @@
     document, payment, application or write-off dated after it): the ERP's balance is as of its
     export, so a rebuild of an earlier day would differ by everything since, and is left to
     assert_open_ar_matches_erp_open_balances, a warning.
-    Returns the currencies beyond the tolerance. -#}
+    Returns the currencies beyond the tolerance, with what to do (the failed run's summary shows
+    these rows). -#}
 {%- set as_of = as_of_date() -%}
 
 with
@@ -62,8 +63,13 @@ final as (
         per_currency.open_amount,
         per_currency.external_open_amount,
         per_currency.absolute_difference,
-        {{ to_double('per_currency.absolute_difference') }}
-        / nullif({{ to_double('abs(per_currency.external_open_amount)') }}, 0) as difference_share
+        round(
+            {{ to_double('per_currency.absolute_difference') }}
+            / nullif({{ to_double('abs(per_currency.external_open_amount)') }}, 0), 4
+        ) as difference_share,
+        {{ var('erp_open_balance_tolerance') }} as tolerance,
+        'map the payments, credits or write-offs that reduced these balances '
+        || '(or raise quality.erp_open_balance_tolerance)' as to_do
     from per_currency
     cross join exported
     where
