@@ -5,8 +5,8 @@ lines too), one line per message, an error as its first paragraph only: the summ
 failure once, in full sentences, instead of inside two stack traces. The summary says the as-of
 date; per source table the files loaded, rejected and skipped and the rows landed / accepted /
 quarantined and read from rejected files; the gates that failed and why; the published tables
-with row counts; open AR by currency; where the exception files are. Other parts of Inflow add lines through
-:data:`SUMMARY_SECTIONS`.
+with row counts; open AR by currency; where the exception files are. Other parts of Inflow add
+lines through :data:`SUMMARY_SECTIONS`.
 """
 
 from __future__ import annotations
@@ -207,7 +207,8 @@ def failing_rows(settings: Settings, run_id: str, failures: list[str]) -> list[s
             continue
         con = connect(settings.warehouse_path, read_only=True)
         try:
-            rows = con.execute(f"select * from ({compiled.read_text('utf-8')}) limit {FAILING_ROWS_SHOWN}")  # noqa: S608 (SQL dbt compiled from the project's own test)
+            sql = compiled.read_text("utf-8")  # on lines of its own: a last line may be a comment
+            rows = con.execute(f"select * from (\n{sql}\n) limit {FAILING_ROWS_SHOWN}")  # noqa: S608 (SQL dbt compiled from the project's own test)
             columns, values = [d[0] for d in rows.description], rows.fetchall()
         except duckdb.Error:
             continue

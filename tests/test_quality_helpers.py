@@ -254,7 +254,7 @@ def test_a_failed_reconciliation_shows_the_rows_it_returned(tmp_path: Path) -> N
     compiled.parent.mkdir(parents=True)
     compiled.write_text(
         "with d as (select c as currency, a as open_amount, e as erp from t)\n"
-        "select * from d where open_amount <> erp\n"
+        "select * from d where open_amount <> erp -- what did not reconcile"
     )
     failures = [
         "step dbt_models: Failure in test ties (tests/ties.sql): Got 1 result, configured to fail if != 0",
