@@ -108,6 +108,11 @@ class ErasureReport:
         out = [f"inflow erase: {self.subject}: {self.values} value(s) erased, {sum(self.rows.values()):,} row(s)"]
         out += [f"  {where}: {count:,} row(s)" for where, count in sorted(self.rows.items())]
         out += [f"  rewritten: {name}" for name in self.files]
+        if not self.values and not self.rows:  # a mistyped id reads like a finished erasure otherwise
+            out.append(
+                f"  nothing of {self.subject} was found in this home's data: check the id. Its tombstone is "
+                "recorded, so it is pseudonymised if it ever lands"
+            )
         return out
 
 
@@ -539,9 +544,9 @@ def erase(
     """Erase one person everywhere under the home (see the module docstring)."""
     if (customer is None) == (contact is None):
         raise ErasureError("name exactly one of --customer or --contact")
+    if missing := settings.layout.not_written(settings.warehouse_path):  # before the key: it creates a file
+        raise ErasureError(missing)
     home, key = settings.home, pseudonym_key(settings.home)
-    if not settings.warehouse_path.exists():
-        raise ErasureError(f"{settings.warehouse_path} does not exist: nothing has landed in this home")
     con = duckdb.connect()
     try:
         try:

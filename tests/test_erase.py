@@ -223,3 +223,25 @@ def test_the_next_export_does_not_bring_the_person_back(erased_home: dict) -> No
     assert landed == []
     values = [*erased_home["contact"], *erased_home["customer_values"]]
     assert _files_holding(home, values) == []
+
+
+def test_erasing_over_a_folder_that_is_not_a_home_creates_nothing(tmp_path: Path) -> None:
+    """A mistyped --home is refused before anything is written there (the pseudonym key was)."""
+    from orchestration.erase import ErasureError, erase
+
+    folder = tmp_path / "not-a-home"
+    folder.mkdir()
+    with pytest.raises(ErasureError, match="does not exist: no run has written it"):
+        erase(Settings.load(None, folder), customer="10001")
+    assert list(folder.iterdir()) == []
+
+
+def test_an_erasure_that_found_nothing_says_so() -> None:
+    """0 values and 0 rows is what a mistyped id gives: the report says to check it, and only then."""
+    from orchestration.erase import ErasureReport
+
+    empty = ErasureReport("customer 99999").lines()
+    assert empty[-1].startswith("  nothing of customer 99999 was found in this home's data: check the id.")
+    found = ErasureReport("customer 10001", values=3)
+    found.add("raw.erp__customers", 1)
+    assert not any("nothing of" in line for line in found.lines())
