@@ -122,13 +122,24 @@ def test_a_bad_writeback_block_names_the_key(tmp_path, capsys):
     assert "writeback.targets.erp.rest.url" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("limit", ["-1", "0"])
-def test_list_refuses_a_limit_below_one(setup, capsys, limit):
-    base, _, _ = setup
+@pytest.mark.parametrize(
+    ("action", "option", "count"),
+    [
+        ("list", "--limit", "-1"),
+        ("list", "--limit", "0"),
+        ("send", "--max-batches", "-1"),
+        ("send", "--max-batches", "0"),
+    ],
+)
+def test_a_count_below_one_is_refused(setup, capsys, action, option, count):
+    """Below 1, a negative --limit listed every change (SQLite's "no limit") and 0 none; --max-batches
+    sent nothing and reported 0 batches, as if nothing were approved. Nothing moves either way."""
+    base, home, _ = setup
     with pytest.raises(SystemExit) as stopped:
-        main([*base, "list", "--limit", limit])
+        main([*base, action, option, count])
     assert stopped.value.code == 2
-    assert f"argument --limit: {limit} is not a count of 1 or more" in capsys.readouterr().err
+    assert f"argument {option}: {count} is not a count of 1 or more" in capsys.readouterr().err
+    assert [r.status for r in _rows(home)] == ["pending", "pending", "approved"]
 
 
 @pytest.mark.parametrize("limit", [1, 2])
@@ -139,17 +150,6 @@ def test_list_limit_shows_the_newest_changes_oldest_first(setup, capsys, limit):
     lines = capsys.readouterr().out.splitlines()
     assert [line[:12] for line in lines[1:-1]] == [key[:12] for key in keys[-limit:]]
     assert lines[-1] == f"{limit} change(s)"
-
-
-@pytest.mark.parametrize("batches", ["-1", "0"])
-def test_send_refuses_max_batches_below_one(setup, capsys, batches):
-    """Below 1 the sender sent nothing and reported 0 batches, as if nothing were approved."""
-    base, home, _ = setup
-    with pytest.raises(SystemExit) as stopped:
-        main([*base, "send", "--max-batches", batches])
-    assert stopped.value.code == 2
-    assert f"argument --max-batches: {batches} is not a count of 1 or more" in capsys.readouterr().err
-    assert [r.status for r in _rows(home)] == ["pending", "pending", "approved"]
 
 
 def test_send_max_batches_one_sends_a_batch(setup, capsys):
